@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import pytest
+
+from paperzoo.core.config import add_config_arguments, build_config, option
+
+
+@dataclass
+class ToyConfig:
+    lr: float = option(0.1, "learning rate")
+    epochs: int = option(10, "passes")
+    clip: float | None = option(None, "clip norm")
+    standardize: bool = option(False, "standardise")
+    layers: list[int] = option([64, 64], "widths")
+    mode: str = option("a", "mode", choices=("a", "b"))
+    preset: str | None = option(None, "preset", cli=False)
+
+
+def parse(argv, presets=None):
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, ToyConfig, presets)
+    return build_config(ToyConfig, parser.parse_args(argv), presets)
+
+
+def test_defaults_when_nothing_given():
+    assert parse([]) == ToyConfig()
+
+
+def test_precedence_preset_then_file_then_flags(tmp_path):
+    preset = tmp_path / "small.yaml"
+    preset.write_text("lr: 0.5\nepochs: 3\nmode: b\n")
+    user = tmp_path / "mine.yaml"
+    user.write_text("epochs: 4\n")
+    config = parse(["--preset", "small", "--config", str(user), "--lr", "0.01"], {"small": preset})
+    assert config.lr == 0.01
+    assert config.epochs == 4
+    assert config.mode == "b"
+    assert config.preset == "small"
+
+
+def test_flag_types():
+    config = parse(["--clip", "none", "--standardize", "--layers", "8,16"])
+    assert config.clip is None
+    assert config.standardize is True
+    assert config.layers == [8, 16]
+    assert parse(["--clip", "2.5"]).clip == 2.5
+
+
+def test_unknown_yaml_key_is_rejected(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text("learning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="unknown option\\(s\\) learning_rate"):
+        parse(["--config", str(user)])
+
+
+def test_invalid_choice_exits():
+    with pytest.raises(SystemExit):
+        parse(["--mode", "c"])
