@@ -1,0 +1,1 @@
+"""paperzoo-cluster-gcn: Cluster-GCN training on METIS graph clusters."""

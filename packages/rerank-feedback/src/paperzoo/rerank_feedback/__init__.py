@@ -1,0 +1,1 @@
+"""paperzoo-rerank-feedback: Retrieve, re-rank and ReFIT query updates in a text-ranking pipeline."""

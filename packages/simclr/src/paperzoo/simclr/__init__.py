@@ -1,0 +1,1 @@
+"""paperzoo-simclr: SimCLR contrastive pretraining with linear and kNN evaluation."""
