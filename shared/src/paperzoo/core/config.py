@@ -64,20 +64,27 @@ def _parser_for(annotation: Any, optional: bool):
 
 
 def add_config_arguments(
-    parser: argparse.ArgumentParser, config_cls: type, presets: Mapping[str, Path] | None = None
+    parser: argparse.ArgumentParser,
+    config_cls: type,
+    presets: Mapping[str, Path] | None = None,
+    default_preset: str | None = None,
 ) -> None:
     """Add one ``--flag`` per field of ``config_cls``, plus ``--config`` and ``--preset``.
 
     Flags default to "not given", so only explicit options override a preset
-    or a YAML file; the help text shows the dataclass default.
+    or a YAML file. The help text shows the effective default: the value of
+    ``default_preset`` when it sets the field, else the dataclass default.
     """
     hints = typing.get_type_hints(config_cls)
+    groups = _field_groups(parser, config_cls)
+    preset_values = read_yaml(presets[default_preset]) if presets and default_preset else {}
     if presets:
+        suffix = f" (default: {default_preset})" if default_preset else ""
         parser.add_argument(
             "--preset",
             choices=sorted(presets),
             default=argparse.SUPPRESS,
-            help="start from a shipped recipe (options given here still override it)",
+            help=f"start from a shipped recipe; options given here still override it{suffix}",
         )
     parser.add_argument(
         "--config", type=Path, default=argparse.SUPPRESS, metavar="YAML", help="read options from a YAML file"
@@ -89,12 +96,18 @@ def add_config_arguments(
         flag = "--" + field.name.replace("_", "-")
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
         help_text = field.metadata.get("help", "")
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        help_text = f"{help_text} (default: {shown})" if help_text else f"(default: {shown})"
+        if field.name in preset_values:
+            value = preset_values[field.name]
+            shown = ",".join(map(str, value)) if isinstance(value, list) else value
+            help_text = f"{help_text} (default: {shown}, from preset {default_preset})"
+        elif default is not None and "default" not in help_text:
+            shown = ",".join(map(str, default)) if isinstance(default, list) else default
+            help_text = f"{help_text} (default: {shown})"
+        target = groups.get(field.name, parser)
         if annotation is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+            target.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
             continue
-        parser.add_argument(
+        target.add_argument(
             flag,
             dest=field.name,
             type=_parser_for(annotation, optional),
@@ -103,6 +116,24 @@ def add_config_arguments(
             help=help_text,
             metavar=field.name.upper() if field.metadata.get("choices") is None else None,
         )
+
+
+def _field_groups(parser: argparse.ArgumentParser, config_cls: type) -> dict[str, Any]:
+    """Put each field in an argument group named after the class that declares it.
+
+    A class sets the title with a ``CLI_GROUP`` attribute; the most derived
+    class's group comes first in ``--help``.
+    """
+    owners: dict[str, type] = {}
+    for cls in reversed(config_cls.__mro__):
+        for name in getattr(cls, "__annotations__", {}):
+            if name in {f.name for f in dataclasses.fields(config_cls)}:
+                owners.setdefault(name, cls)
+    titles: dict[type, Any] = {}
+    for cls in config_cls.__mro__:
+        if cls in owners.values() and cls not in titles:
+            titles[cls] = parser.add_argument_group(getattr(cls, "CLI_GROUP", None) or f"{cls.__name__} options")
+    return {name: titles[cls] for name, cls in owners.items()}
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         + f"\nThe recipe starts from the {DEFAULT_PRESET!r} preset unless --preset says otherwise.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_config_arguments(fit, FitConfig, PRESETS)
+    add_config_arguments(fit, FitConfig, PRESETS, default_preset=DEFAULT_PRESET)
     fit.set_defaults(func=_fit)
 
     predict = actions.add_parser("predict", help="assign clusters to a data set with a trained model")

@@ -5,8 +5,10 @@ This module imports neither torch nor numpy, so ``paperzoo --help`` stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from paperzoo.core.config import option, presets_in
 
@@ -17,6 +19,8 @@ DEFAULT_PRESET = "cpu-small"
 @dataclass
 class TEMIConfig:
     """The TEMI recipe. Defaults follow the paper's CIFAR recipe (the ``paper`` preset)."""
+
+    CLI_GROUP: ClassVar[str] = "recipe (the TEMI training settings)"
 
     num_clusters: int | None = option(None, "number of clusters K; default: the number of classes")
     num_heads: int = option(16, "clustering heads trained in parallel (the lowest-loss one is kept)")
@@ -66,6 +70,8 @@ class TEMIConfig:
 class FitConfig(TEMIConfig):
     """Everything ``paperzoo temi fit`` needs: data, encoder, seeds and the recipe."""
 
+    CLI_GROUP: ClassVar[str] = "data, encoder and run"
+
     dataset: str = option("digits", "a registered data set (see 'paperzoo datasets')")
     data_dir: str | None = option(None, "folder holding the data set's files (default: PAPERZOO_DATA or the cache)")
     side: str | None = option(None, "language side of multidomain_de_en", choices=("en", "de"))
@@ -74,6 +80,12 @@ class FitConfig(TEMIConfig):
         None, "split to evaluate on (default: the test split when the data set has one, else the fitted split)"
     )
     val_fraction: float = option(0.1, "share of the training split held out for validation (tuning only)")
+    features: str | None = option(
+        None, "a .npy file of precomputed embeddings (N, D) to cluster instead of embedding --dataset"
+    )
+    labels: str | None = option(None, "a .npy file of N integer labels for --features, used only for scoring")
+    eval_features: str | None = option(None, "a .npy file of held-out embeddings to evaluate on (with --features)")
+    eval_labels: str | None = option(None, "a .npy file of labels for --eval-features")
     encoder: str = option("efficientnet_lite0", "frozen encoder (see 'paperzoo encoders')")
     encoder_weights: str | None = option(None, "local weights for the encoder (timm checkpoint, model folder)")
     encoder_precision: str | None = option(
@@ -93,13 +105,14 @@ class FitConfig(TEMIConfig):
             raise ValueError(f"seeds must be at least 1, got {self.seeds}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.features is None and any(v is not None for v in (self.labels, self.eval_features, self.eval_labels)):
+            raise ValueError("--labels, --eval-features and --eval-labels need --features")
         if self.kmeans_restarts < 1:
             raise ValueError(f"kmeans_restarts must be at least 1, got {self.kmeans_restarts}")
 
     def recipe(self) -> TEMIConfig:
         """Return only the recipe fields, as a :class:`TEMIConfig`."""
-        names = TEMIConfig.__dataclass_fields__
-        return TEMIConfig(**{name: getattr(self, name) for name in names})
+        return TEMIConfig(**{field.name: getattr(self, field.name) for field in dataclasses.fields(TEMIConfig)})
 
 
 # Options that may change between a run and its resumption without making it another run.

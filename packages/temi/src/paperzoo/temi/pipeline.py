@@ -21,8 +21,22 @@ import numpy as np
 from paperzoo.core.cache import cached_arrays
 from paperzoo.core.config import config_to_dict
 from paperzoo.core.data import get_dataset_info, load_dataset, train_val_split
-from paperzoo.core.features import embed, embedding_cache_path, get_encoder, kmeans, knn, neighbour_label_agreement
-from paperzoo.core.files import atomic_directory, atomic_write_json, fingerprint_array, fingerprint_value
+from paperzoo.core.features import (
+    check_finite,
+    embed,
+    embedding_cache_path,
+    get_encoder,
+    kmeans,
+    knn,
+    neighbour_label_agreement,
+)
+from paperzoo.core.files import (
+    atomic_directory,
+    atomic_write_json,
+    fingerprint_array,
+    fingerprint_files,
+    fingerprint_value,
+)
 from paperzoo.core.metrics import clustering_scores
 from paperzoo.core.metrics.summary import summarize_runs
 from paperzoo.core.plots import plot_clustering, plot_curves
@@ -60,8 +74,25 @@ def _dataset_options(config: FitConfig) -> dict[str, Any]:
     return {"side": config.side} if "side" in info.options else {}
 
 
-def prepare_data(config: FitConfig, accelerator: Any, run_dir: Path) -> PreparedData:
-    """Load, embed and split the data; compute (or load cached) neighbours."""
+@dataclass
+class _Source:
+    """Embeddings (and labels) of the fitted split and, when there is one, the held-out split."""
+
+    name: str
+    train_split: str
+    train: np.ndarray
+    train_labels: np.ndarray | None
+    classes: list[str]
+    cache_key: str
+    fingerprints: dict[str, str]
+    encoder: str | None
+    encoder_precision: str | None
+    eval_split: str | None = None
+    eval: np.ndarray | None = None
+    eval_labels: np.ndarray | None = None
+
+
+def _embed_dataset(config: FitConfig, accelerator: Any) -> _Source:
     info = get_dataset_info(config.dataset)
     if info.modality not in ("image", "text"):
         raise ValueError(f"dataset {config.dataset!r} holds {info.modality} data; TEMI clusters images or texts")
@@ -75,60 +106,119 @@ def prepare_data(config: FitConfig, accelerator: Any, run_dir: Path) -> Prepared
             f"encoder {config.encoder!r} embeds {encoder.modality} but dataset {config.dataset!r} holds "
             f"{info.modality}; choose a matching --encoder (see 'paperzoo encoders')"
         )
-    train_vectors = embed(
-        train, encoder, batch_size=config.embed_batch_size, num_workers=config.num_workers, accelerator=accelerator
+
+    def vectors_of(dataset: Any) -> np.ndarray:
+        return embed(
+            dataset,
+            encoder,
+            batch_size=config.embed_batch_size,
+            num_workers=config.num_workers,
+            accelerator=accelerator,
+        )
+
+    source = _Source(
+        name=config.dataset,
+        train_split=train_split,
+        train=vectors_of(train),
+        train_labels=train.labels,
+        classes=train.classes,
+        cache_key=embedding_cache_path(train, encoder).name,
+        fingerprints={f"{config.dataset}/{train_split}": train.fingerprint},
+        encoder=config.encoder,
+        encoder_precision=encoder.precision,
     )
-    labels = train.labels
-    split_seed = 0  # the validation split is fixed across seeds, so every seed is tuned on the same rows
     if eval_split is not None and eval_split != train_split:
         held_out = load_dataset(config.dataset, split=eval_split, data_dir=config.data_dir, **options)
-        eval_vectors = np.asarray(
-            embed(
-                held_out,
-                encoder,
-                batch_size=config.embed_batch_size,
-                num_workers=config.num_workers,
-                accelerator=accelerator,
-            )
+        source.eval_split, source.eval, source.eval_labels = (
+            eval_split,
+            np.asarray(vectors_of(held_out)),
+            held_out.labels,
         )
-        eval_labels = held_out.labels
-        fit_rows, val_rows = train_val_split(len(train), config.val_fraction, seed=split_seed, labels=labels)
-        eval_note = f"{config.dataset}/{eval_split} ({len(held_out):,} rows, never used for fitting or choices)"
-        fingerprints = {
-            f"{config.dataset}/{train_split}": train.fingerprint,
-            f"{config.dataset}/{eval_split}": held_out.fingerprint,
-        }
+        source.fingerprints[f"{config.dataset}/{eval_split}"] = held_out.fingerprint
+    return source
+
+
+def _read_array(path: str, what: str, ndim: int) -> np.ndarray:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"{what} file {file} not found")
+    try:
+        array = np.load(file, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        raise ValueError(f"{what} file {file} is not a .npy array ({error}); save it with numpy.save") from error
+    if array.ndim != ndim:
+        raise ValueError(f"{what} file {file} holds an array of shape {array.shape}; expected {ndim} dimensions")
+    return array
+
+
+def _load_feature_files(config: FitConfig) -> _Source:
+    """Read precomputed embeddings (``--features``) instead of embedding a data set."""
+    train = _read_array(config.features, "features", 2)
+    labels = None if config.labels is None else _read_array(config.labels, "labels", 1).astype(np.int64)
+    if labels is not None and len(labels) != len(train):
+        raise ValueError(f"--labels has {len(labels)} rows but --features has {len(train)}")
+    paths = [p for p in (config.features, config.labels) if p is not None]
+    source = _Source(
+        name=Path(config.features).stem,
+        train_split="features",
+        train=train,
+        train_labels=labels,
+        classes=[str(c) for c in np.unique(labels)] if labels is not None else [],
+        cache_key=fingerprint_files(paths),
+        fingerprints={"features": fingerprint_files(paths)},
+        encoder=None,
+        encoder_precision=None,
+    )
+    if config.eval_features is not None:
+        held_out = _read_array(config.eval_features, "eval features", 2)
+        if held_out.shape[1] != train.shape[1]:
+            raise ValueError(f"--eval-features has {held_out.shape[1]} columns but --features has {train.shape[1]}")
+        eval_labels = None if config.eval_labels is None else _read_array(config.eval_labels, "eval labels", 1)
+        if eval_labels is not None and len(eval_labels) != len(held_out):
+            raise ValueError(f"--eval-labels has {len(eval_labels)} rows but --eval-features has {len(held_out)}")
+        source.eval_split, source.eval = "eval_features", np.asarray(held_out, dtype=np.float32)
+        source.eval_labels = None if eval_labels is None else eval_labels.astype(np.int64)
+        eval_paths = [p for p in (config.eval_features, config.eval_labels) if p is not None]
+        source.fingerprints["eval_features"] = fingerprint_files(eval_paths)
+    return source
+
+
+def prepare_data(config: FitConfig, accelerator: Any, run_dir: Path) -> PreparedData:
+    """Load and embed the data (or read feature files), carve the validation rows, find neighbours."""
+    source = _load_feature_files(config) if config.features else _embed_dataset(config, accelerator)
+    check_finite(source.train, f"the embeddings of {source.name}/{source.train_split}")
+    if source.eval is not None:
+        check_finite(source.eval, f"the embeddings of {source.name}/{source.eval_split}")
+    labels = source.train_labels
+    split_seed = 0  # the validation split is fixed across seeds, so every seed is tuned on the same rows
+    if source.eval is not None:
+        fit_rows, val_rows = train_val_split(len(source.train), config.val_fraction, seed=split_seed, labels=labels)
+        eval_split = source.eval_split
+        eval_note = f"{source.name}/{eval_split} ({len(source.eval):,} rows, never used for fitting or choices)"
     else:
         # Without a held-out split, clustering is evaluated on the rows it was fitted on (the usual protocol).
-        fit_rows = np.arange(len(train))
-        _, val_rows = train_val_split(len(train), config.val_fraction, seed=split_seed, labels=labels)
-        eval_vectors, eval_labels = None, labels
-        eval_split = train_split
-        eval_note = f"{config.dataset}/{train_split}, the fitted rows (the data set has no held-out split)"
-        fingerprints = {f"{config.dataset}/{train_split}": train.fingerprint}
+        fit_rows = np.arange(len(source.train))
+        _, val_rows = train_val_split(len(source.train), config.val_fraction, seed=split_seed, labels=labels)
+        eval_split = source.train_split
+        eval_note = f"{source.name}/{eval_split}, the fitted rows (no held-out split)"
 
-    fit_vectors = np.ascontiguousarray(train_vectors[fit_rows], dtype=np.float32)
-    if eval_vectors is None:
-        eval_vectors = fit_vectors
-    val_vectors = np.ascontiguousarray(train_vectors[val_rows], dtype=np.float32)
+    fit_vectors = np.ascontiguousarray(source.train[fit_rows], dtype=np.float32)
+    eval_vectors = fit_vectors if source.eval is None else source.eval
+    eval_labels = labels if source.eval is None else source.eval_labels
+    val_vectors = np.ascontiguousarray(source.train[val_rows], dtype=np.float32)
     if accelerator.is_main_process:
-        _save_splits(run_dir / "splits.json", fit_rows, val_rows, train_split, eval_split)
+        _save_splits(run_dir / "splits.json", fit_rows, val_rows, source.train_split, eval_split)
 
-    key = {
-        "embeddings": embedding_cache_path(train, encoder).name,
-        "rows": fingerprint_array(fit_rows),
-        "k": config.knn_k,
-        "metric": "cosine",
-    }
+    key = {"embeddings": source.cache_key, "rows": fingerprint_array(fit_rows), "k": config.knn_k, "metric": "cosine"}
     neighbours = cached_arrays(
         key, lambda: {"neighbours": knn(fit_vectors, config.knn_k, metric="cosine", show_progress=True)[1]}
     )["neighbours"]
 
     description = {
-        "dataset": config.dataset,
-        "encoder": encoder.name,
-        "encoder_precision": encoder.precision,
-        "train_split": train_split,
+        "dataset": source.name,
+        "encoder": source.encoder,
+        "encoder_precision": source.encoder_precision,
+        "train_split": source.train_split,
         "eval_split": eval_split,
         "fit_rows": len(fit_rows),
         "val_rows": len(val_rows),
@@ -145,9 +235,9 @@ def prepare_data(config: FitConfig, accelerator: Any, run_dir: Path) -> Prepared
         eval_labels=eval_labels,
         val=val_vectors,
         val_labels=None if labels is None else labels[val_rows],
-        classes=train.classes,
+        classes=source.classes,
         description=description,
-        fingerprints=fingerprints,
+        fingerprints=source.fingerprints,
         neighbours=neighbours,
     )
 
@@ -191,7 +281,7 @@ def fit_one_seed(
         seed=seed,
         output_dir=seed_dir,
         accelerator=accelerator,
-        encoder=config.encoder,
+        encoder=data.description["encoder"],
         encoder_precision=data.description["encoder_precision"],
         metrics_path=run_dir / "metrics.jsonl",
         metrics_tags={"seed": seed},
@@ -236,6 +326,8 @@ def run_fit(config: FitConfig) -> dict[str, Any]:
 
     data = prepare_data(config, accelerator, run_dir)
     num_clusters = config.num_clusters or len(data.classes)
+    if num_clusters == 0:
+        raise ValueError("the features come without labels, so --num-clusters must be given")
     if num_clusters > len(data.fit):
         raise ValueError(f"num_clusters={num_clusters} exceeds the {len(data.fit)} training rows")
     log.info(
