@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
-from paperzoo.core.data import images, text
+from paperzoo.core.data import graphs, images, text
 from paperzoo.core.data.base import ImageDataset, ImageFiles, LabelledDataset, TextDataset
+from paperzoo.core.data.graphs import GraphDataset, complete_node_splits
 from paperzoo.core.data.registry import (
     DatasetInfo,
     get_dataset_info,
@@ -62,6 +63,31 @@ _BUILTINS = [
         text.load_text_lines,
         "your own <label>.txt files, one example per line (needs --data-dir)",
     ),
+    DatasetInfo("cora", "graph", graphs.GRAPH_SPLITS, graphs.load_cora, "Cora citation graph, 2,708 nodes, 7 classes"),
+    DatasetInfo(
+        "citeseer",
+        "graph",
+        graphs.GRAPH_SPLITS,
+        graphs.load_citeseer,
+        "CiteSeer citation graph, 3,327 nodes, 6 classes",
+    ),
+    DatasetInfo(
+        "ppi",
+        "graph",
+        graphs.GRAPH_SPLITS,
+        graphs.load_ppi,
+        "PPI, 24 protein graphs, 121 labels per node (multi-label)",
+    ),
+    DatasetInfo(
+        "reddit", "graph", graphs.GRAPH_SPLITS, graphs.load_reddit, "Reddit post graph, 232,965 nodes, 41 classes"
+    ),
+    DatasetInfo(
+        "graph_file",
+        "graph",
+        graphs.GRAPH_SPLITS,
+        graphs.load_graph_file,
+        "your own graph: a PyG Data .pt file or a gnn-benchmark .npz (needs --data-dir)",
+    ),
 ]
 
 for _info in _BUILTINS:
@@ -70,10 +96,12 @@ for _info in _BUILTINS:
 __all__ = [
     "DataNotFoundError",
     "DatasetInfo",
+    "GraphDataset",
     "ImageDataset",
     "ImageFiles",
     "LabelledDataset",
     "TextDataset",
+    "complete_node_splits",
     "get_dataset_info",
     "list_datasets",
     "load_dataset",

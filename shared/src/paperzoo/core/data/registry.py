@@ -91,12 +91,14 @@ def get_dataset_info(name: str) -> DatasetInfo:
     return _REGISTRY[name]
 
 
-def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | None = None, **options: Any) -> Any:
+def load_dataset(name: str, split: str | None = None, data_dir: str | os.PathLike | None = None, **options: Any) -> Any:
     """Load split ``split`` of the registered data set ``name``.
 
     Args:
         name: a registry name (see :func:`list_datasets`).
-        split: one of the data set's splits.
+        split: one of the data set's splits; default ``"train"``, or the
+            first split listed when the data set has no ``"train"`` split
+            (graphs hold all nodes in one ``"full"`` split).
         data_dir: an explicit folder holding the files; see
             :func:`paperzoo.core.data.resolve.resolve_data_dir`.
         **options: data-set specific options, e.g. ``side="de"``.
@@ -107,6 +109,8 @@ def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | 
         DataNotFoundError: files missing and not downloadable.
     """
     info = get_dataset_info(name)
+    if split is None:
+        split = "train" if "train" in info.splits else info.default_split
     if split not in info.splits:
         raise ValueError(f"dataset {name!r} has no split {split!r}; available splits: {', '.join(info.splits)}")
     resolved = {}
