@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from paperzoo.core.data import graphs, images, text
+from paperzoo.core.data import graphs, images, retrieval, text
 from paperzoo.core.data.base import ImageDataset, ImageFiles, LabelledDataset, TextDataset
 from paperzoo.core.data.graphs import GraphDataset, complete_node_splits
 from paperzoo.core.data.registry import (
@@ -19,6 +19,7 @@ from paperzoo.core.data.registry import (
     register_dataset,
 )
 from paperzoo.core.data.resolve import DataNotFoundError, resolve_data_dir
+from paperzoo.core.data.retrieval import RetrievalDataset, read_beir, read_smart
 from paperzoo.core.data.splits import train_val_split
 
 _BUILTINS = [
@@ -63,6 +64,31 @@ _BUILTINS = [
         text.load_text_lines,
         "your own <label>.txt files, one example per line (needs --data-dir)",
     ),
+    DatasetInfo(
+        "scifact",
+        "retrieval",
+        ("train", "test"),
+        retrieval.load_scifact,
+        "SciFact (BEIR): 5,183 abstracts, 809 train / 300 test claims with qrels",
+        test_split="test",
+    ),
+    DatasetInfo(
+        "cranfield",
+        "retrieval",
+        ("test",),
+        retrieval.load_cranfield,
+        "Cranfield (SMART files): 1,400 abstracts, 225 queries, graded qrels",
+        test_split="test",
+    ),
+    DatasetInfo(
+        "beir",
+        "retrieval",
+        ("train", "dev", "test"),
+        retrieval.load_beir,
+        "any BEIR directory (--data-dir), or corpus=<name> for beir/<name> or the hub",
+        options={"corpus": (None, None)},
+        test_split="test",
+    ),
     DatasetInfo("cora", "graph", graphs.GRAPH_SPLITS, graphs.load_cora, "Cora citation graph, 2,708 nodes, 7 classes"),
     DatasetInfo(
         "citeseer",
@@ -100,11 +126,14 @@ __all__ = [
     "ImageDataset",
     "ImageFiles",
     "LabelledDataset",
+    "RetrievalDataset",
     "TextDataset",
     "complete_node_splits",
     "get_dataset_info",
     "list_datasets",
     "load_dataset",
+    "read_beir",
+    "read_smart",
     "register_dataset",
     "resolve_data_dir",
     "train_val_split",

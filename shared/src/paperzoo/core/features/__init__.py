@@ -16,7 +16,14 @@ from paperzoo.core.features.encoders import (
     save_encoder,
 )
 from paperzoo.core.features.kmeans import KMeansResult, kmeans
-from paperzoo.core.features.knn import build_index, knn, l2_normalize, neighbour_label_agreement
+from paperzoo.core.features.knn import (
+    build_index,
+    cached_index,
+    knn,
+    l2_normalize,
+    neighbour_label_agreement,
+    search_index,
+)
 
 __all__ = [
     "Encoder",
@@ -26,6 +33,7 @@ __all__ = [
     "TextEncoder",
     "apply_cifar_stem",
     "build_index",
+    "cached_index",
     "check_finite",
     "embed",
     "embedding_cache_path",
@@ -38,4 +46,5 @@ __all__ = [
     "neighbour_label_agreement",
     "register_encoder",
     "save_encoder",
+    "search_index",
 ]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import tempfile
+from typing import Any
 
 import numpy as np
 
+from paperzoo.core.cache import cache_path
+from paperzoo.core.files import fingerprint_value
 from paperzoo.core.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,81 @@ def build_index(
         built.nprobe = min(nprobe, nlist)
     built.add(data)
     return built
+
+
+def cached_index(
+    vectors: np.ndarray,
+    key: str,
+    metric: str = "cosine",
+    index: str = "flat",
+    nlist: int | None = None,
+    nprobe: int = 16,
+    seed: int = 0,
+):
+    """Return :func:`build_index` over ``vectors``, read from the cache when built before.
+
+    Args:
+        vectors: ``(N, D)`` database vectors.
+        key: identifies the content of ``vectors``, e.g. the name of their
+            embedding cache file or a fingerprint; with the index settings it
+            forms the cache key, so a changed corpus needs a changed key.
+        metric, index, nlist, nprobe, seed: see :func:`build_index`.
+            ``nprobe`` is applied after loading and is not part of the key.
+    """
+    faiss = _faiss()
+    path = cache_path(
+        "faiss",
+        fingerprint_value(
+            {"key": key, "rows": len(vectors), "metric": metric, "index": index, "nlist": nlist, "seed": seed}
+        ),
+        ".faiss",
+    )
+    if path.exists():
+        built = faiss.read_index(str(path))
+        log.info("using cached %s index %s", index, path)
+    else:
+        built = build_index(vectors, metric=metric, index=index, nlist=nlist, nprobe=nprobe, seed=seed)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            faiss.write_index(built, tmp_name)
+            os.replace(tmp_name, path)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+    if index == "ivf":
+        built.nprobe = min(nprobe, built.nlist)
+    return built
+
+
+def search_index(
+    built: Any, queries: np.ndarray, k: int, *, metric: str = "cosine", query_batch: int = 16384
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``k`` best database rows for each query of a built index.
+
+    Args:
+        built: an index from :func:`build_index` or :func:`cached_index`.
+        queries: ``(M, D)`` query vectors (normalised here for ``"cosine"``).
+        k: results per query; more than the index holds gives -1 rows.
+        metric: the metric the index was built with.
+        query_batch: queries per faiss call.
+
+    Returns:
+        ``(scores, indices)``, both ``(M, k)``, best first; scores are
+        similarities (negative squared distance for ``"l2"``).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    indices = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), query_batch):
+        block = np.asarray(queries[start : start + query_batch], dtype=np.float32)
+        block = l2_normalize(block) if metric == "cosine" else np.ascontiguousarray(block)
+        found_scores, found = built.search(block, k)
+        scores[start : start + len(block)] = -found_scores if metric == "l2" else found_scores
+        indices[start : start + len(block)] = found
+    return scores, indices
 
 
 def knn(
