@@ -119,6 +119,7 @@ class DataConfig:
     eval_split: str | None = option(None, "split to report (default: the test split)")
     val_fraction: float = option(0.1, "share of the training split held out for validation (tuning only)")
     max_train_rows: int | None = option(None, "use only this many training rows (quick trials); none = all")
+    num_workers: int = option(0, "data loader workers decoding image files (folders); arrays need none")
 
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
@@ -169,4 +170,6 @@ class EvaluateConfig(EvalConfig, DataConfig):
 
 
 # Options that may change between a run and its resumption without making it another run.
-RESUME_IGNORED = ("output_dir", "data_dir", "checkpoint_every", "log_every", "eval_batch_size", "evaluate")
+RESUME_IGNORED = (
+    "output_dir", "data_dir", "num_workers", "checkpoint_every", "log_every", "eval_batch_size", "evaluate",
+)  # fmt: skip

@@ -147,8 +147,17 @@ def random_init_encoder(folder: str | Path, seed: int, precision: str = "fp32") 
 
 
 def pixel_features(dataset: ImageDataset) -> np.ndarray:
-    """Return raw pixels in [0, 1] as ``(N, H * W * C)`` float32 rows."""
-    images = np.asarray(dataset.images)
+    """Return raw pixels in [0, 1] as ``(N, H * W * C)`` float32 rows.
+
+    Raises:
+        ValueError: for image files (folders), whose pixels would not fit in memory as rows.
+    """
+    if not isinstance(dataset.images, np.ndarray):
+        raise ValueError(
+            f"the raw-pixel baseline needs images held in memory, but {dataset.name!r} is read from image files; "
+            "leave it out with --baselines random_init"
+        )
+    images = dataset.images
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
@@ -190,6 +199,7 @@ def pretrain_one_seed(config: PretrainConfig, data: SplitData, seed: int, run_di
         accelerator=accelerator,
         metrics_path=run_dir / "metrics.jsonl",
         metrics_tags={"seed": seed},
+        num_workers=config.num_workers,
     )
     train_seconds = time.perf_counter() - started
     model = model.cpu()

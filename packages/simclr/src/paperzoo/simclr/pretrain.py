@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from paperzoo.core.augment import ContrastiveAugment
+from paperzoo.core.data import ImageFiles
 from paperzoo.core.losses import nt_xent_loss
 from paperzoo.core.training import TrainConfig, Trainer, build_lr_scheduler, seed_everything
 from paperzoo.core.training.distributed import convert_sync_batchnorm
@@ -36,6 +36,45 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     if images.ndim != 4 or images.dtype != np.uint8:
         raise ValueError(f"expected (N, H, W, C) uint8 images, got {images.dtype} of shape {images.shape}")
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+
+
+class _DecodedFiles(Dataset):
+    """Decode image files on demand, resized (shorter side) and centre-cropped to a square of ``size``."""
+
+    def __init__(self, files: ImageFiles, size: int):
+        from paperzoo.core.data.base import ImageDataset
+
+        self.dataset = ImageDataset("files", "train", None, [], "", images=files)
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor]:
+        return (self.dataset.batch([index], size=self.size)[0],)
+
+
+def training_data(images: np.ndarray | ImageFiles, config: SimCLRConfig) -> tuple[Dataset, int]:
+    """Return the training rows as a data set of ``(C, S, S)`` uint8 tensors, and the side ``S``.
+
+    Arrays are held in memory as they are (they must be square). Image files
+    (folders of any size, such as ImageNet) are decoded in the data loader's
+    workers and resized so the shorter side is ``crop_size * 8 / 7``
+    (256 for 224-pixel views), then centre-cropped to a square.
+
+    Raises:
+        ValueError: non-square arrays, or image files without ``crop_size``.
+    """
+    if isinstance(images, ImageFiles):
+        if config.crop_size is None:
+            raise ValueError("image files come in many sizes: set --crop-size (224 for ImageNet-style folders)")
+        size = round(config.crop_size * 8 / 7)
+        return _DecodedFiles(images, size), size
+    pixels = images_to_tensor(images)
+    height, width = pixels.shape[-2:]
+    if height != width:
+        raise ValueError(f"SimCLR pretraining expects square images, got {height}x{width}; crop or resize them first")
+    return TensorDataset(pixels), height
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
@@ -112,7 +151,7 @@ def plan_steps(config: SimCLRConfig, num_images: int, global_batch: int) -> tupl
 
 
 def pretrain(
-    images: np.ndarray,
+    images: np.ndarray | ImageFiles,
     config: SimCLRConfig,
     *,
     seed: int,
@@ -121,11 +160,13 @@ def pretrain(
     metrics_path: str | os.PathLike | None = None,
     metrics_tags: dict[str, Any] | None = None,
     progress: bool = True,
+    num_workers: int = 0,
 ) -> tuple[SimCLRModel, Any]:
     """Pretrain a SimCLR model on ``images``; resumes from ``output_dir/checkpoints``.
 
     Args:
-        images: ``(N, H, W, C)`` uint8, square, C = 1 or 3 (labels are never used).
+        images: ``(N, H, W, C)`` uint8, square, C = 1 or 3, or image files
+            (see :func:`training_data`). Labels are never used.
         config: the recipe.
         seed: seeds the weights, the data order and the augmentations.
         output_dir: checkpoints go to ``output_dir/checkpoints``.
@@ -133,6 +174,7 @@ def pretrain(
         metrics_path, metrics_tags: where the training metrics go (default
             ``output_dir/metrics.jsonl``) and fields added to each record.
         progress: show a progress bar.
+        num_workers: data loader workers (useful for image files).
 
     Returns:
         The trained model (unwrapped, on the accelerator's device, in eval
@@ -142,17 +184,14 @@ def pretrain(
         ValueError: non-square images, images smaller than the crop, or too
             few images for one batch.
     """
-    pixels = images_to_tensor(images)
-    height, width = pixels.shape[-2:]
-    if height != width:
-        raise ValueError(f"SimCLR pretraining expects square images, got {height}x{width}; crop or resize them first")
+    data, height = training_data(images, config)
     augment = build_augment(config, height)
     global_batch = config.batch_size * accelerator.num_processes
-    total_steps, warmup_steps = plan_steps(config, len(pixels), global_batch)
+    total_steps, warmup_steps = plan_steps(config, len(data), global_batch)
     peak_lr = scaled_lr(config, global_batch)
 
     seed_everything(seed)
-    mean, std = channel_stats(pixels)
+    mean, std = channel_stats(_stats_sample(data))
     model = SimCLRModel(
         arch=config.arch,
         width=config.width,
@@ -160,7 +199,7 @@ def pretrain(
         head_layers=config.head_layers,
         head_hidden_dim=config.head_hidden_dim,
         proj_dim=config.proj_dim,
-        input_size=height,
+        input_size=augment.size if isinstance(images, ImageFiles) else height,
         mean=mean,
         std=std,
     )
@@ -169,11 +208,14 @@ def pretrain(
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config, peak_lr)
     scheduler = build_lr_scheduler(optimizer, total_steps=total_steps, warmup_steps=warmup_steps, kind="cosine")
-    loader = DataLoader(TensorDataset(pixels), batch_size=config.batch_size, shuffle=True, drop_last=True)
+    loader = DataLoader(
+        data, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )  # fmt: skip
     log.info(
         "pretraining %s (width %d) on %d images: %d steps of %d images (%.1f epochs), peak lr %.4g, %s",
-        config.arch, config.width, len(pixels), total_steps, global_batch,
-        total_steps * global_batch / len(pixels), peak_lr, config.optimizer,
+        config.arch, config.width, len(data), total_steps, global_batch,
+        total_steps * global_batch / len(data), peak_lr, config.optimizer,
     )  # fmt: skip
 
     device = accelerator.device
@@ -216,8 +258,9 @@ def pretrain(
     return trained, state
 
 
-def save_checkpoint_free(path: Path) -> None:
-    """Remove the training checkpoints of a finished run (the saved model and encoder stay)."""
-    import shutil
-
-    shutil.rmtree(path / "checkpoints", ignore_errors=True)
+def _stats_sample(data: Dataset, count: int = 2_000) -> torch.Tensor:
+    """Return up to ``count`` evenly spaced training images as one uint8 tensor."""
+    if isinstance(data, TensorDataset):
+        return data.tensors[0]
+    rows = np.linspace(0, len(data) - 1, min(count, len(data))).astype(int)
+    return torch.stack([data[int(i)][0] for i in rows])
