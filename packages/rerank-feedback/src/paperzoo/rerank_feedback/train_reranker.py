@@ -197,7 +197,10 @@ def run_train_reranker(config: TrainRerankerConfig) -> dict[str, Any]:
         train_loader=loader,
         loss_fn=group_loss,
         config=TrainConfig(
-            max_steps=max_steps, max_grad_norm=1.0, checkpoint_every=config.checkpoint_every, log_every=10
+            max_steps=max_steps,
+            max_grad_norm=1.0,
+            checkpoint_every=config.checkpoint_every,
+            log_every=max(1, min(10, max_steps // 10)),
         ),
         output_dir=run_dir,
         accelerator=accelerator,
