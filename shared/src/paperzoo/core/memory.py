@@ -115,6 +115,9 @@ class MemoryMeter:
     ...     work()
     >>> meter.reading.peak_mb
 
+    :meth:`start` and :meth:`stop` do the same where a ``with`` block does
+    not fit, for example across training callbacks.
+
     Args:
         device: ``"cpu"`` or a CUDA device such as ``"cuda:0"``.
     """
@@ -125,7 +128,8 @@ class MemoryMeter:
         self._start = 0
         self._reset = False
 
-    def __enter__(self) -> MemoryMeter:
+    def start(self) -> None:
+        """Record the starting point and reset the peak counter."""
         release_free_memory()
         if self.device.startswith("cuda"):
             import torch
@@ -137,9 +141,9 @@ class MemoryMeter:
         else:
             self._start = current_rss_bytes()
             self._reset = reset_peak_rss()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def stop(self) -> MemoryReading:
+        """Read the peak since :meth:`start`; also stored in :attr:`reading`."""
         if self.device.startswith("cuda"):
             import torch
 
@@ -154,3 +158,11 @@ class MemoryMeter:
             above_start_mb=max(0, peak - self._start) / MIB,
             peak_is_lifetime=not self._reset,
         )
+        return self.reading
+
+    def __enter__(self) -> MemoryMeter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
