@@ -61,8 +61,9 @@ def nt_xent_loss(
             f"NT-Xent needs at least 2 images in the batch for negatives, got {rows * processes}; raise the batch size"
         )
 
-    z_a = F.normalize(z_a.float(), dim=1)
-    z_b = F.normalize(z_b.float(), dim=1)
+    # Half-precision projections are scored in float32; float64 stays float64.
+    z_a = F.normalize(z_a if z_a.dtype == torch.float64 else z_a.float(), dim=1)
+    z_b = F.normalize(z_b if z_b.dtype == torch.float64 else z_b.float(), dim=1)
     if processes > 1:
         keys_a, keys_b = gather_with_grad(z_a), gather_with_grad(z_b)
         offset = rank() * rows
@@ -79,5 +80,5 @@ def nt_xent_loss(
     self_index = torch.cat([local, local + total])
     positive_index = torch.cat([local + total, local])
     query_rows = torch.arange(2 * rows, device=z_a.device)
-    logits = logits.index_put((query_rows, self_index), torch.tensor(float("-inf"), device=logits.device))
+    logits = logits.index_put((query_rows, self_index), logits.new_tensor(float("-inf")))
     return F.cross_entropy(logits, positive_index)
