@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from paperzoo.core.data import graphs, images, retrieval, text
+from paperzoo.core.data import graphs, images, retrieval, stl10, text
 from paperzoo.core.data.base import ImageDataset, ImageFiles, LabelledDataset, TextDataset
 from paperzoo.core.data.graphs import GraphDataset, complete_node_splits
 from paperzoo.core.data.registry import (
@@ -40,6 +40,14 @@ _BUILTINS = [
     ),
     DatasetInfo(
         "usps", "image", ("train", "test"), images.load_usps, "USPS digits, 7,291 + 2,007 16x16 grey", test_split="test"
+    ),
+    DatasetInfo(
+        "stl10",
+        "image",
+        stl10.STL10_SPLITS,
+        stl10.load_stl10,
+        "STL-10, 5k + 8k labelled and 100k unlabelled 96x96 RGB (publisher's binary files)",
+        test_split="test",
     ),
     DatasetInfo(
         "image_folder",
