@@ -158,7 +158,7 @@ def test_retrieval_sets_are_registered():
     assert get_dataset_info("scifact").test_split == "test"
 
 
-def test_beir_without_a_folder_or_corpus_name_explains_itself():
+def test_beir_needs_folder_or_corpus():
     with pytest.raises(ValueError, match="needs --data-dir"):
         load_dataset("beir", split="test")
 

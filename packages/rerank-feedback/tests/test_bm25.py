@@ -54,7 +54,7 @@ def test_idf_stays_positive_for_common_terms():
     assert scores[3] == 0.0
 
 
-def test_search_orders_best_first_and_breaks_ties_by_row():
+def test_search_breaks_ties_by_row():
     bm25 = BM25Retriever().fit(["apple", "banana", "apple", "cherry"])
     scores, rows = bm25.search(["apple", "durian"], k=3)
     assert rows[0].tolist() == [0, 2, 1]

@@ -62,7 +62,7 @@ def test_random_graded_runs_match_trec_eval(seed):
             assert ours.per_query[query_id][measure] == pytest.approx(theirs[query_id][trec_name], abs=1e-12)
 
 
-def test_mrr_cutoff_matches_trec_eval_when_first_hit_is_inside():
+def test_mrr_cutoff_matches_trec_eval():
     qrels = {"q": {"b": 1}}
     run = {"q": {"a": 3.0, "b": 2.0, "c": 1.0}}
     ours = evaluate_run(qrels, run, ["mrr@10", "mrr@1"])

@@ -6,9 +6,9 @@ Scores use Lucene's BM25 (as in Anserini/Pyserini and Elasticsearch):
     idf(t)      = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
 
 The ``1 +`` inside the logarithm keeps the IDF positive even for a term found
-in more than half of the documents, where the original Robertson IDF turns
-negative and small corpora then rank documents that contain a common query
-term below those that do not. A query term repeated in the query counts once
+in more than half of the documents. There the original Robertson IDF turns
+negative, so small corpora rank documents that contain a common query term
+below those that do not. A query term repeated in the query counts once
 per occurrence.
 
 Text is lower-cased, split into runs of two or more word characters, English
@@ -70,9 +70,8 @@ class BM25Retriever:
     """BM25 over a list of documents, with top-k search and scores for chosen documents.
 
     Args:
-        k1: term-frequency saturation (Lucene's default 1.2; BEIR's
-            Elasticsearch runs used 1.2 too, Anserini's BEIR runs 0.9).
-        b: document-length normalisation in [0, 1] (0.75 is the usual default).
+        k1: term-frequency saturation (Lucene's default, 1.2).
+        b: document-length normalisation in [0, 1] (Lucene's default, 0.75).
         tokenizer: a :class:`Tokenizer`; English stemming and stop words by default.
 
     Example:

@@ -69,7 +69,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate = actions.add_parser(
         "evaluate",
         help="score bm25, dense, dense+rerank, refit and refit+rerank on a collection",
-        description=DESCRIPTION + f"\nOptions start from the {DEFAULT_PRESET!r} preset unless --preset says otherwise.",
+        description=DESCRIPTION
+        + f"\nOptions start from the {DEFAULT_PRESET!r} preset unless --preset selects another.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arguments(evaluate, EvaluateConfig, PRESETS)

@@ -18,7 +18,7 @@ DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 
 @dataclass
 class DataOptions:
-    """Where the collection comes from and how much of it a run uses."""
+    """Data options: the collection and how much of it a run uses."""
 
     dataset: str = option("scifact", "a registered retrieval data set: scifact, cranfield or beir")
     data_dir: str | None = option(None, "folder holding the data set's files (default: PAPERZOO_DATA or the cache)")
@@ -34,7 +34,7 @@ class DataOptions:
 
 @dataclass
 class RetrieverOptions:
-    """The first stage: BM25 and the dense bi-encoder."""
+    """First-stage options: BM25 and the dense bi-encoder."""
 
     retriever: str = option("minilm", "dense encoder (see 'paperzoo encoders'): minilm, hf:<id or folder>, ...")
     encoder_weights: str | None = option(None, "local weights folder for the dense encoder")

@@ -1,8 +1,8 @@
 """The ``paperzoo rerank-feedback evaluate`` workflow.
 
-Load a collection, index it with BM25 and the dense retriever, build the
-re-ranker (training the ``ltr`` one on the training split's qrels, with its
-regularisation chosen on validation queries carved from that split), run the
+Load a collection and index it with BM25 and the dense retriever. Build the
+re-ranker: the ``ltr`` one trains on the training split's qrels, with its
+regularisation chosen on validation queries carved from that split. Then run the
 five systems of :mod:`paperzoo.rerank_feedback.pipeline` on the evaluation
 queries, score them, test the differences for significance, and write the run
 directory: ``config.yaml``, ``results.json``, ``per_query.csv``, TREC run
@@ -53,7 +53,7 @@ def load_collections(config: EvaluateConfig) -> tuple[RetrievalDataset, Retrieva
     """Return the evaluation split and, when the re-ranker trains, the training split (same corpus)."""
     info = get_dataset_info(config.dataset)
     if info.modality != "retrieval":
-        raise ValueError(f"dataset {config.dataset!r} holds {info.modality} data; choose scifact, cranfield or beir")
+        raise ValueError(f"dataset {config.dataset!r} contains {info.modality} data; choose scifact, cranfield or beir")
     options = {"corpus": config.corpus} if "corpus" in info.options else {}
     if config.corpus is not None and not options:
         raise ValueError(f"--corpus applies to --dataset beir only, not {config.dataset!r}")
@@ -166,7 +166,7 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     run_dir = Path(config.output_dir) if config.output_dir else default_run_dir("rerank-feedback", config.dataset)
     resuming = prepare_run_dir(run_dir, config_to_dict(config), ignore=RESUME_IGNORED)
     if resuming and (run_dir / RESULTS_FILE).is_file():
-        log.info("%s already holds finished results; delete it or choose another --output-dir to rerun", run_dir)
+        log.info("%s already contains finished results; delete it or choose another --output-dir to rerun", run_dir)
         return json.loads((run_dir / RESULTS_FILE).read_text())
 
     evaluation, training = load_collections(config)

@@ -1,7 +1,7 @@
 """ReFIT: update the query vector so the retriever's ranking of the top-K matches the re-ranker's.
 
-Reddy et al., "Inference-time Re-ranker Relevance Feedback for Neural
-Information Retrieval" (2023, arXiv:2305.11744). For each query with
+Reddy et al., "ReFIT: Relevance Feedback from a Reranker during Inference"
+(arXiv:2305.11744, 2023). For each query with
 initial vector ``q0`` and candidate vectors ``p_1..p_K`` (the retriever's
 top-K), and re-ranker scores ``r_1..r_K``:
 
@@ -11,9 +11,11 @@ top-K), and re-ranker scores ``r_1..r_K``:
     q           = argmin KL(P_reranker || P_retriever), by Adam from q0
 
 ``lambda`` is fixed from ``q0`` and brings the retriever's score range to the
-re-ranker's (``scale = 0.5``, half the ratio of the ranges, as in the
-authors' public code). The updated ``q`` then retrieves again from the whole
-corpus.
+re-ranker's; ``scale`` defaults to 0.5, half the ratio of the ranges.
+The updated ``q`` then retrieves again from the whole corpus.
+
+NOTE: the 0.5 factor follows a description of the authors' public code; it
+was not checked against that code here.
 
 Queries are updated together in chunks: each query's gradient depends on its
 own vector only, and Adam works element-wise, so a chunk gives the same
@@ -107,7 +109,7 @@ def refit_queries(
             marks padding (fewer than K candidates).
         steps: Adam steps (100 in the paper).
         lr: Adam learning rate (0.005 in the paper).
-        lambda_scale: the factor on the ratio of score ranges (0.5 in the authors' code).
+        lambda_scale: the factor on the ratio of score ranges.
         batch_size: queries updated together; ``None`` picks chunks of about
             ``CHUNK_BYTES`` of candidate vectors. Results do not depend on it.
         dtype: the computation precision.
@@ -133,9 +135,9 @@ def refit_queries(
         batch_size = max(1, CHUNK_BYTES // max(1, candidate_vectors[0].nbytes if num_queries else 1))
     device = torch.device(device)
     parts = []
-    # Each step is a handful of operations of a few microseconds on cache-resident data, where
-    # intra-op threads only add synchronisation (it made the update 10x slower on a busy 2-core
-    # machine), so the CPU path runs on one thread and restores the setting afterwards.
+    # Each step is a handful of operations of a few microseconds on cache-resident data, so intra-op
+    # threads only add synchronisation: they made the update about 10x slower on a busy 2-core CPU.
+    # The CPU path therefore runs on one thread and restores the setting afterwards.
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)

@@ -215,8 +215,8 @@ class LTRReranker(Reranker):
 class CrossEncoderReranker(Reranker):
     """A transformers sequence-classification model scoring (query, document) pairs.
 
-    The model outputs one logit per pair (``num_labels=1``, as the MS MARCO
-    cross-encoders do); with two labels the score is the difference of the
+    The model outputs one logit per pair (``num_labels=1``), as the MS MARCO
+    cross-encoders do. A model with two labels scores the difference of the
     "relevant" and "not relevant" logits, which is also a log-odds.
 
     Args:

@@ -9,9 +9,9 @@ loss is the cross-entropy of a softmax over the group's logits with the
 positive as the target (a listwise loss, as in the MS MARCO cross-encoder
 recipes), so the head outputs relevance logits, the scale ReFIT expects.
 
-Training runs in the core's accelerate ``Trainer`` (checkpoints, resume, bf16
-on CPU or GPU); validation re-ranks the dense top ``eval_k`` of queries held
-out from the training split.
+Training runs in the core's accelerate ``Trainer``, with checkpoints, resume
+and bf16 on CPU or GPU. Validation re-ranks the dense top ``eval_k`` of
+queries held out from the training split.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def run_train_reranker(config: TrainRerankerConfig) -> dict[str, Any]:
     )
     prepare_run_dir(run_dir, config_to_dict(config), ignore=RESUME_IGNORED)
     if (run_dir / RESULTS_FILE).is_file():
-        log.info("%s already holds a trained model; delete it or choose another --output-dir to retrain", run_dir)
+        log.info("%s already contains a trained model; delete it or choose another --output-dir to retrain", run_dir)
         return json.loads((run_dir / RESULTS_FILE).read_text())
     seed_everything(config.seed)
 
