@@ -19,7 +19,7 @@ PROTOCOLS = ("linear", "knn")
 
 @dataclass
 class SimCLRConfig:
-    """The pretraining recipe. Defaults follow the paper's CIFAR-10 recipe (the ``paper-cifar10`` preset)."""
+    """The pretraining recipe. Defaults follow SimCLR's CIFAR-10 recipe (Chen et al., 2020, appendix B.9)."""
 
     arch: str = option("resnet18", "encoder: a timm ResNet", choices=("resnet18", "resnet34", "resnet50"))
     width: int = option(64, "channels of the first ResNet stage (64 = the standard network; stages double it)")
@@ -56,7 +56,9 @@ class SimCLRConfig:
 
     def __post_init__(self) -> None:
         if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}; the paper uses 0.1 to 0.5")
+            raise ValueError(
+                f"temperature must be > 0, got {self.temperature}; SimCLR uses 0.1 (ImageNet) to 0.5 (CIFAR)"
+            )
         if self.batch_size < 2:
             raise ValueError(
                 f"batch_size must be at least 2 (NT-Xent takes its negatives from the batch), got {self.batch_size}"
@@ -79,7 +81,7 @@ class SimCLRConfig:
 
 @dataclass
 class EvalConfig:
-    """How frozen features are evaluated: kNN and a linear probe."""
+    """The evaluation protocol of frozen features: kNN and a linear probe."""
 
     protocol: list[str] = option(["linear", "knn"], "evaluation protocols, comma-separated: linear, knn")
     baselines: list[str] = option(
@@ -111,7 +113,7 @@ class EvalConfig:
 
 @dataclass
 class DataConfig:
-    """Which data a command reads and how the validation rows are carved out."""
+    """The data a command reads, and the share of it held out as validation rows."""
 
     dataset: str = option("cifar10", "a registered image data set (see 'paperzoo datasets')")
     data_dir: str | None = option(None, "folder holding the data set's files (default: PAPERZOO_DATA or the cache)")

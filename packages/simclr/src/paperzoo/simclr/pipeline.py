@@ -1,11 +1,11 @@
 """The ``paperzoo simclr pretrain`` and ``evaluate`` workflows on named data sets.
 
-``pretrain``: load the training split, carve a seeded validation split out
-of it, pretrain one SimCLR model per seed on the remaining rows, save each
-encoder with the core's :func:`~paperzoo.core.features.save_encoder` (so
-other packages load it with ``get_encoder(folder)``), and evaluate it beside
-two baselines (the same network randomly initialised, and raw pixels) with
-kNN and a linear probe. The probes train on the fit rows, choose their
+``pretrain`` loads the training split, carves a seeded validation split out
+of it and pretrains one SimCLR model per seed on the remaining rows. Each
+encoder is saved with the core's :func:`~paperzoo.core.features.save_encoder`,
+so other packages load it with ``get_encoder(folder)``. Each is evaluated
+with kNN and a linear probe beside two baselines: the same network randomly
+initialised, and raw pixels. The probes train on the fit rows, choose their
 settings on the validation rows, and score the test split once.
 """
 
@@ -75,7 +75,7 @@ def load_splits(
     """
     info = get_dataset_info(dataset)
     if info.modality != "image":
-        raise ValueError(f"dataset {dataset!r} holds {info.modality} data; SimCLR needs images")
+        raise ValueError(f"dataset {dataset!r} contains {info.modality} data; SimCLR needs an image data set")
     train_split = train_split or info.default_split
     eval_split = eval_split or info.test_split
     if eval_split is None or eval_split == train_split:
@@ -307,7 +307,7 @@ def resolve_encoder_dir(path: str | Path) -> Path:
         if (candidate / ENCODER_CONFIG).is_file():
             return candidate
     raise FileNotFoundError(
-        f"{path} holds no saved encoder (expected {path}/encoder/{ENCODER_CONFIG} or {path}/{ENCODER_CONFIG})"
+        f"no saved encoder found in {path} (expected {path}/encoder/{ENCODER_CONFIG} or {path}/{ENCODER_CONFIG})"
     )
 
 

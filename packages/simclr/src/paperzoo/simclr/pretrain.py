@@ -2,8 +2,8 @@
 
 Each step takes a batch of uint8 images, draws two random views of every
 image on the batched tensor (:class:`~paperzoo.core.augment.ContrastiveAugment`),
-runs both views through the network in one forward pass (so batch norm sees
-both, as in the reference implementation) and minimises NT-Xent with
+runs both views through the network in one forward pass (so batch-norm
+statistics cover both, as in the reference implementation) and minimises NT-Xent with
 negatives gathered from every process.
 """
 

@@ -1,6 +1,6 @@
 """STL-10 in its publisher's binary format (``stl10_binary/``).
 
-The archive from the STL-10 page (Coates, Lee and Ng, AISTATS 2011) holds
+The archive from the STL-10 page (Coates, Lee and Ng, AISTATS 2011) contains
 ``train_X.bin`` (5,000 images), ``test_X.bin`` (8,000), ``unlabeled_X.bin``
 (100,000), the matching ``*_y.bin`` label files (one byte per image, 1 to
 10) and ``class_names.txt``. Each image is 96x96x3 bytes stored channel by
@@ -48,7 +48,7 @@ def read_stl10_labels(path: str | os.PathLike) -> np.ndarray:
     """
     labels = np.fromfile(path, dtype=np.uint8).astype(np.int64)
     if labels.size and (labels.min() < 1 or labels.max() > 10):
-        raise ValueError(f"{path} holds labels outside 1..10 (min {labels.min()}, max {labels.max()})")
+        raise ValueError(f"{path} contains invalid labels outside 1..10 (min {labels.min()}, max {labels.max()})")
     return labels - 1
 
 
@@ -65,7 +65,9 @@ def load_stl10(split: str, data_dir: str | os.PathLike | None = None) -> ImageDa
     images = np.ascontiguousarray(read_stl10_images(folder / files[0]))
     labels = None if split == "unlabeled" else read_stl10_labels(folder / files[1])
     if labels is not None and len(labels) != len(images):
-        raise ValueError(f"{folder} holds {len(images)} {split} images but {len(labels)} labels")
+        raise ValueError(
+            f"{folder} contains {len(images)} {split} images but {len(labels)} labels; the files do not match"
+        )
     names_file = folder / "class_names.txt"
     classes = names_file.read_text().split() if names_file.is_file() else STL10_CLASSES
     fingerprint = fingerprint_value(
