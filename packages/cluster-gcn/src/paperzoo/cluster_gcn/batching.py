@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch.utils.data import DataLoader
 
-from paperzoo.cluster_gcn.normalize import adjacency_for
+from paperzoo.cluster_gcn.normalize import adjacency_for, csr_to_coo
 from paperzoo.cluster_gcn.partition import Partition
 
 
@@ -127,10 +127,17 @@ class ClusterCollate:
         key = tuple(sorted(int(p) for p in parts))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        nodes = self.nodes_of(key)
-        rows, cols = self.subgraphs(nodes)
-        adjacency = adjacency_for(self.adjacency_kind, rows, cols, len(nodes), self.diag_lambda)
-        batch = ClusterBatch(self.x[nodes], adjacency, self.y[nodes], self.loss_mask[nodes], nodes)
+        if self.partition.num_parts == 1:
+            # The whole graph in its own order (full-batch training): no gathered copies of features or edges.
+            nodes = self.node_order
+            rows, cols = csr_to_coo(self.subgraphs.indptr, self.subgraphs.indices)
+            adjacency = adjacency_for(self.adjacency_kind, rows, cols, len(nodes), self.diag_lambda)
+            batch = ClusterBatch(self.x, adjacency, self.y, self.loss_mask, nodes)
+        else:
+            nodes = self.nodes_of(key)
+            rows, cols = self.subgraphs(nodes)
+            adjacency = adjacency_for(self.adjacency_kind, rows, cols, len(nodes), self.diag_lambda)
+            batch = ClusterBatch(self.x[nodes], adjacency, self.y[nodes], self.loss_mask[nodes], nodes)
         if len(key) == self.partition.num_parts:
             self._last = (key, batch)
         return batch

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,9 @@ def run_predict(
 ) -> dict[str, Any]:
     """Classify every node of ``dataset``; returns a summary with scores on the labelled test nodes."""
     folder = resolve_model_dir(model_path)
-    model = ClusterGCNModel.from_pretrained(folder)
+    # huggingface_hub prints "Loading weights from local directory" to stdout, which must stay JSON only.
+    with contextlib.redirect_stdout(sys.stderr):
+        model = ClusterGCNModel.from_pretrained(folder)
     name = dataset
     if Path(dataset).suffix in GRAPH_FILE_SUFFIXES:
         name, data_dir = "graph_file", dataset
