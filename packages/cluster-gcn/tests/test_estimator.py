@@ -115,3 +115,10 @@ def test_config_checks():
         ClusterGCNConfig(num_parts=0)
     with pytest.raises(ValueError, match="reference' only"):
         ClusterGCNConfig(layer_type="sage", precompute_first_layer=True)
+
+
+@pytest.mark.parametrize("layer_type", ["reference", "gcn", "sage"])
+def test_bf16_mixed_precision_trains(graph, layer_type):
+    config = dataclasses.replace(FAST, layer_type=layer_type, mixed_precision="bf16")
+    fitted = ClusterGCN(config).fit(graph, seed=0, progress=False)
+    assert fitted.score(graph, "test")["acc"] > 0.5

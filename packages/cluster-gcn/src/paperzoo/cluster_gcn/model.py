@@ -19,6 +19,11 @@ LAYER_TYPES = ("reference", "gcn", "sage")
 FEATURE_NORMS = ("none", "row", "standard")
 
 
+def _float32(h: torch.Tensor) -> torch.autocast:
+    """Return a context that turns autocast off, because torch has no bfloat16 sparse CSR kernels on CPU."""
+    return torch.autocast(device_type=h.device.type, enabled=False)
+
+
 class ReferenceLayer(nn.Module):
     """The layer of the Cluster-GCN reference code.
 
@@ -51,7 +56,11 @@ class ReferenceLayer(nn.Module):
         self.last = last
 
     def forward(self, adjacency: torch.Tensor, h_src: torch.Tensor, h_dst: torch.Tensor) -> torch.Tensor:
-        support = torch.cat([torch.sparse.mm(adjacency, h_src), h_dst], dim=1) if self.aggregate else h_dst
+        if self.aggregate:
+            with _float32(h_src):
+                support = torch.cat([torch.sparse.mm(adjacency, h_src.float()), h_dst.float()], dim=1)
+        else:
+            support = h_dst
         out = self.linear(self.dropout(support))
         if self.norm is not None:
             out = self.norm(out)
@@ -66,6 +75,8 @@ class PyGLayer(nn.Module):
     ``A' h W + b``. ``"sage"``: :class:`~torch_geometric.nn.SAGEConv` with
     mean aggregation over the binary adjacency, ``W_1 h + W_2 mean_j h_j``;
     it normalises by itself, so the diagonal enhancement does not apply.
+    Both run in float32 under mixed precision, since their sparse products
+    have no bfloat16 kernels on CPU.
     """
 
     def __init__(self, kind: str, in_dim: int, out_dim: int, dropout: float, layer_norm: bool, last: bool):
@@ -89,11 +100,12 @@ class PyGLayer(nn.Module):
         same = h_dst is h_src
         h_src = self.dropout(h_src)
         h_dst = h_src if same else self.dropout(h_dst)
-        if self.kind == "gcn":
-            # A sparse adjacency is read as adj_t (row = target), so a row block of it gives those targets only.
-            out = self.conv(h_src, adjacency)
-        else:
-            out = self.conv((h_src, h_dst), adjacency)
+        with _float32(h_src):
+            if self.kind == "gcn":
+                # A sparse adjacency is read as adj_t (row = target), so a row block of it gives those targets only.
+                out = self.conv(h_src.float(), adjacency)
+            else:
+                out = self.conv((h_src.float(), h_dst.float()), adjacency)
         if self.norm is not None:
             out = self.norm(out)
         return out if self.last else torch.relu(out)
