@@ -80,5 +80,6 @@ def nt_xent_loss(
     self_index = torch.cat([local, local + total])
     positive_index = torch.cat([local + total, local])
     query_rows = torch.arange(2 * rows, device=z_a.device)
-    logits = logits.index_put((query_rows, self_index), logits.new_tensor(float("-inf")))
+    # In place: the matrix product does not keep its output for the backward pass.
+    logits.index_put_((query_rows, self_index), logits.new_tensor(float("-inf")))
     return F.cross_entropy(logits, positive_index)
