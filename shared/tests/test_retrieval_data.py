@@ -187,3 +187,32 @@ def test_real_scifact_collection():
     assert sum(len(g) for g in test.qrels.values()) == 339
     assert test.corpus_fingerprint == train.corpus_fingerprint
     assert test.fingerprint != train.fingerprint
+
+
+def test_beir_hub_download_lays_out_the_folder(tmp_path, monkeypatch):
+    import gzip
+
+    import huggingface_hub
+
+    calls = []
+
+    def fake_snapshot_download(repo_id, repo_type, allow_patterns, local_dir):
+        calls.append(repo_id)
+        target = Path(local_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        if repo_id.endswith("-qrels"):
+            (target / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+            return str(target)
+        for name, records in (("corpus.jsonl.gz", CORPUS), ("queries.jsonl.gz", QUERIES)):
+            with gzip.open(target / name, "wt") as handle:
+                handle.write("".join(json.dumps(r) + "\n" for r in records))
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("PAPERZOO_OFFLINE", raising=False)
+    monkeypatch.setenv("PAPERZOO_DATA", str(tmp_path / "empty"))
+    data = load_dataset("beir", split="test", corpus="toyset")
+    assert calls == ["BeIR/toyset", "BeIR/toyset-qrels"]
+    assert data.name == "beir-toyset"
+    assert data.qrels == {"q1": {"d1": 1}}

@@ -73,3 +73,11 @@ def test_relevance_labels_follow_qrels():
 def test_candidates_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="bm25 scores have shape"):
         Candidates(["q"], np.zeros((1, 3), dtype=np.int64), np.zeros((1, 2)), np.zeros((1, 3)))
+
+
+def test_cross_encoder_offline_error_names_the_fix(tmp_path):
+    from paperzoo.core.features import EncoderLoadError
+    from paperzoo.rerank_feedback.rerankers import CrossEncoderReranker
+
+    with pytest.raises(EncoderLoadError, match=r"could not be loaded.*pass a local folder"):
+        CrossEncoderReranker(str(tmp_path / "no-such-model"))
