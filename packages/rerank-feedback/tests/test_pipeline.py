@@ -64,6 +64,7 @@ def test_evaluate_writes_results_and_resumes(collection, tmp_path):
     assert len(lines) == 1 + 5 * 6
     assert (tmp_path / "run" / "runs" / "refit.trec").is_file()
     assert (tmp_path / "run" / "recall.png").is_file()
+    assert "refit+rerank" in (tmp_path / "run" / "table.txt").read_text()
     again = run_evaluate(config)
     assert again == json.loads((tmp_path / "run" / "results.json").read_text())
 

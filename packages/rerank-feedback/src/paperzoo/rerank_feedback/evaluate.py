@@ -246,7 +246,9 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
         provenance_record=provenance(data={f"{config.dataset}/{evaluation.split}": evaluation.fingerprint}),
         **results,
     )
-    return json.loads((run_dir / RESULTS_FILE).read_text())
+    final = json.loads((run_dir / RESULTS_FILE).read_text())
+    atomic_write_text(run_dir / "table.txt", format_results(final) + "\n")
+    return final
 
 
 def _ordered(ranking: Ranking) -> np.ndarray:
