@@ -74,3 +74,18 @@ def test_ltr_needs_a_training_split(collection, tmp_path):
                             output_dir=str(tmp_path / "run"))  # fmt: skip
     with pytest.raises(ValueError, match="ltr re-ranker trains on the qrels"):
         run_evaluate(config)
+
+
+def test_ivf_index_is_cached_and_searches(collection):
+    from paperzoo.core.cache import cache_dir
+
+    data = read_beir(collection, "test")
+    first = DenseRetriever("minilm", index="ivf", nlist=2, nprobe=2).fit(data.corpus_dataset(), show_progress=False)
+    cached = sorted((cache_dir() / "faiss").glob("*.faiss"))
+    second = DenseRetriever("minilm", index="ivf", nlist=2, nprobe=2).fit(data.corpus_dataset(), show_progress=False)
+    assert sorted((cache_dir() / "faiss").glob("*.faiss")) == cached
+    queries = first.encode_queries(data.queries)
+    scores, rows = second.search_vectors(queries, 5)
+    exact = queries @ first.doc_vectors_.T
+    assert rows.shape == (len(data), 5)
+    np.testing.assert_allclose(scores[:, 0], exact[np.arange(len(data)), rows[:, 0]], rtol=1e-5)
