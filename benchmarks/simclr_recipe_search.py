@@ -12,12 +12,13 @@ the recipe, the scores and the wall time is appended to OUTPUT_DIR/search.jsonl.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -44,14 +45,15 @@ def main() -> None:
     dataset, output = sys.argv[1], Path(sys.argv[2])
     overrides = parse_overrides(sys.argv[3:])
     preset = yaml.safe_load(PRESETS["cpu-small"].read_text())
-    config = SimCLRConfig(**{**preset, **overrides})
+    recipe = {key: value for key, value in preset.items() if key in SimCLRConfig.__dataclass_fields__}
+    config = SimCLRConfig(**{**recipe, **overrides})
     train = load_dataset(dataset, split="train")
     fit_rows, val_rows = train_val_split(len(train), 0.1, seed=0, labels=train.labels)
     fit, val = train.subset(fit_rows), train.subset(val_rows)
 
     accelerator = make_accelerator(mixed_precision=config.mixed_precision)
     started = time.perf_counter()
-    run_dir = output / f"run-{int(time.time())}"
+    run_dir = output / f"run-{int(time.time())}-{os.getpid()}"
     model, state = pretrain(fit.images, config, seed=0, output_dir=run_dir, accelerator=accelerator, progress=False)
     train_seconds = time.perf_counter() - started
     fit_features = extract_features(model, fit.images)
@@ -79,10 +81,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in record.items() if k != "recipe"}))
     with (output / "search.jsonl").open("a") as handle:
         handle.write(json.dumps(record) + "\n")
-    import shutil
-
     shutil.rmtree(run_dir, ignore_errors=True)
-    np.random.seed(0)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--image-size", type=int, default=32)
     args = parser.parse_args()
-    config = SimCLRConfig(**yaml.safe_load(PRESETS[args.preset].read_text()))
+    preset = yaml.safe_load(PRESETS[args.preset].read_text())
+    config = SimCLRConfig(**{key: value for key, value in preset.items() if key in SimCLRConfig.__dataclass_fields__})
     images = torch.randint(0, 256, (config.batch_size, 3, args.image_size, args.image_size), dtype=torch.uint8)
     variants = {
         "float32": make_step(config, "fp32", False, images),
