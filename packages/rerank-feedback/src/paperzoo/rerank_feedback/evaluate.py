@@ -204,7 +204,7 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     if pipeline.reranker.score_type != "logit":
         log.warning(
             "re-ranker %s gives %s scores, not logits: ReFIT's temperature-1 softmax over them is nearly flat, "
-            "so the query barely moves",
+            "so the update may move the query little; a learned re-ranker's logits suit ReFIT better",
             pipeline.reranker.name,
             pipeline.reranker.score_type,
         )

@@ -9,8 +9,8 @@ a :attr:`Reranker.score_type` saying what the numbers are:
   temperature-1 softmax over them gives a peaked target distribution;
 - ``"fused"``: scores of unsupervised fusion in a small range (min-max
   fusion in [0, 1], reciprocal-rank fusion about 0.01-0.03). A softmax over
-  them is nearly uniform, so ReFIT barely moves the query with them unless
-  they are rescaled.
+  them is nearly uniform, so ReFIT may move the query little with them
+  (with reciprocal-rank fusion it hardly moves at all).
 
 ``MS MARCO`` cross-encoders output one logit per pair (not a probability);
 apply a sigmoid to read it as one.
