@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from paperzoo.core.data import get_dataset_info, list_datasets, load_dataset, read_beir, read_smart
-from paperzoo.core.data.retrieval import cranfield_grade, parse_smart
+from paperzoo.core.data.smart import cranfield_grade, parse_smart
 from paperzoo.core.testing import requires_data
 
 DATA = Path(os.environ.get("PAPERZOO_DATA", "/nonexistent"))

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from paperzoo.core.data import graphs, images, retrieval, stl10, text
+from paperzoo.core.data import graphs, images, retrieval, smart, stl10, text
 from paperzoo.core.data.base import ImageDataset, ImageFiles, LabelledDataset, TextDataset
 from paperzoo.core.data.graphs import GraphDataset, complete_node_splits
 from paperzoo.core.data.registry import (
@@ -19,7 +19,8 @@ from paperzoo.core.data.registry import (
     register_dataset,
 )
 from paperzoo.core.data.resolve import DataNotFoundError, resolve_data_dir
-from paperzoo.core.data.retrieval import RetrievalDataset, read_beir, read_smart
+from paperzoo.core.data.retrieval import RetrievalDataset, read_beir
+from paperzoo.core.data.smart import read_smart
 from paperzoo.core.data.splits import train_val_split
 
 _BUILTINS = [
@@ -84,7 +85,7 @@ _BUILTINS = [
         "cranfield",
         "retrieval",
         ("test",),
-        retrieval.load_cranfield,
+        smart.load_cranfield,
         "Cranfield (SMART files): 1,400 abstracts, 225 queries, graded qrels",
         test_split="test",
     ),
