@@ -75,8 +75,8 @@ def _status_kib(key: str) -> int:
     raise KeyError(key)
 
 
-def child(args: argparse.Namespace) -> dict:
-    """Train one system for two epochs and return its measurements (runs in a fresh process)."""
+def child(args: argparse.Namespace, record: dict) -> dict:
+    """Train one system for two epochs, filling ``record`` as it goes (runs in a fresh process)."""
     import pymetis  # noqa: F401 - imported before loading, so library memory is part of loaded_mb
     import torch
     import torch_geometric.typing  # noqa: F401
@@ -90,7 +90,7 @@ def child(args: argparse.Namespace) -> dict:
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    record: dict = {"system": args.system, "threads": torch.get_num_threads()}
+    record["threads"] = torch.get_num_threads()
 
     with np.load(args.graph) as arrays:
         x = torch.from_numpy(arrays["x"])
@@ -205,19 +205,16 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child:
+        record: dict = {"system": args.system}
         try:
-            record = child(args)
+            child(args, record)
         except (MemoryError, RuntimeError) as error:
             text = f"{type(error).__name__}: {error}"
             if isinstance(error, RuntimeError) and "alloc" not in text.lower() and "memory" not in text.lower():
                 traceback.print_exc()
                 raise
-            record = {
-                "system": args.system,
-                "status": "does_not_fit",
-                "error": text[:300],
-                "cap_mb": args.cap_gb * 1024,
-            }
+            record.update(status="does_not_fit", error=text[:300])
+            record["peak_mb_at_failure"] = _status_kib("VmHWM") / 1024
         print(json.dumps(record), flush=True)
         return
 

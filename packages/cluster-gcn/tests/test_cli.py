@@ -175,3 +175,24 @@ def test_split_is_saved_with_the_run(tmp_path):
     with np.load(tmp_path / "run" / "splits.npz") as splits:
         assert set(splits.files) == {"train", "val", "test"}
         assert len(splits["train"]) + len(splits["val"]) + len(splits["test"]) == 120
+
+
+def test_each_fit_gets_a_fresh_accelerator(tmp_path, monkeypatch):
+    from paperzoo.cluster_gcn.estimator import ClusterGCN
+
+    seen = []
+    original = ClusterGCN.fit
+
+    def recording_fit(self, graph, **kwargs):
+        seen.append(kwargs["accelerator"])
+        return original(self, graph, **kwargs)
+
+    monkeypatch.setattr(ClusterGCN, "fit", recording_fit)
+    graph_path = _save_graph(tmp_path / "toy.pt")
+    assert main([
+        "-q", "cluster-gcn", "train", "--dataset", str(graph_path), "--num-parts", "4", "--epochs", "1",
+        "--hidden", "8", "--seeds", "2", "--output-dir", str(tmp_path / "run"),
+    ]) == 0  # fmt: skip
+    assert len(seen) == 4
+    assert len({id(accelerator) for accelerator in seen}) == 4
+    assert all(len(accelerator._custom_objects) == 2 for accelerator in seen)

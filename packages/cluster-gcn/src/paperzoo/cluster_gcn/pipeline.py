@@ -74,7 +74,7 @@ def _save_splits(path: Path, graph: GraphDataset) -> None:
 
 
 def fit_system(
-    config: TrainCommandConfig, graph: GraphDataset, system: str, seed: int, run_dir: Path, accelerator: Any
+    config: TrainCommandConfig, graph: GraphDataset, system: str, seed: int, run_dir: Path
 ) -> dict[str, Any]:
     """Train one system for one seed; returns (and saves) its result, or reads it when already done."""
     system_dir = run_dir / "seeds" / f"seed-{seed}" / system
@@ -82,6 +82,11 @@ def fit_system(
     if result_path.exists():
         log.info("%s, seed %d already finished; reading %s", system, seed, result_path)
         return json.loads(result_path.read_text())
+
+    # A fresh accelerator per fit: accelerate keeps every prepared model and loader and every object registered
+    # for checkpointing, so a shared one would hold earlier fits in memory and save their state in this fit's
+    # checkpoints, which a resumed run in a new process could not load back in the same order.
+    accelerator = make_accelerator(mixed_precision=config.mixed_precision)
 
     log.info("training %s, seed %d", system, seed)
     fitted = ClusterGCN(config.recipe()).fit(
@@ -169,9 +174,7 @@ def run_train(config: TrainCommandConfig) -> dict[str, Any]:
     )  # fmt: skip
 
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
-    per_seed = [
-        fit_system(config, graph, system, seed, run_dir, accelerator) for seed in seeds for system in config.systems
-    ]
+    per_seed = [fit_system(config, graph, system, seed, run_dir) for seed in seeds for system in config.systems]
     metrics = {}
     for system in config.systems:
         runs = [r["metrics"] for r in per_seed if r["system"] == system]
