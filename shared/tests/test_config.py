@@ -16,6 +16,7 @@ class ToyConfig:
     standardize: bool = option(False, "standardise")
     layers: list[int] = option([64, 64], "widths")
     mode: str = option("a", "mode", choices=("a", "b"))
+    precision: str = option("no", "mixed precision", choices=("no", "bf16"))
     preset: str | None = option(None, "preset", cli=False)
 
 
@@ -59,3 +60,11 @@ def test_unknown_yaml_key_is_rejected(tmp_path):
 def test_invalid_choice_exits():
     with pytest.raises(SystemExit):
         parse(["--mode", "c"])
+
+
+def test_unquoted_yaml_no_means_the_word(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text("precision: no\nstandardize: no\n")
+    config = parse(["--config", str(user)])
+    assert config.precision == "no"
+    assert config.standardize is False

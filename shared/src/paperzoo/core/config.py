@@ -189,7 +189,14 @@ def _checked(config_cls: type, values: dict[str, Any], source: str) -> dict[str,
         raise ValueError(
             f"{source} sets unknown option(s) {', '.join(unknown)}; known options: {', '.join(sorted(names))}"
         )
-    return values
+    hints = typing.get_type_hints(config_cls)
+    checked = dict(values)
+    for name, value in values.items():
+        # YAML 1.1 reads an unquoted no/yes/off/on as a boolean; a text option such as
+        # mixed_precision: no means the word.
+        if isinstance(value, bool) and _unwrap_optional(hints[name])[0] is str:
+            checked[name] = "no" if value is False else "yes"
+    return checked
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
