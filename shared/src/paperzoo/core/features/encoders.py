@@ -88,7 +88,10 @@ class ImageEncoder(Encoder):
 
     Args:
         name: the registry name or description.
-        module: the backbone, put in eval mode and never trained here.
+        module: the backbone. It is switched to eval mode, its parameters
+            stop requiring gradients and, with ``channels_last``, its memory
+            format changes: all in place, so pass a copy of a model you are
+            still training.
         embed_dim: output width.
         input_size: side in pixels the images are resized to.
         mean, std: per-channel normalisation applied to pixels in [0, 1].
