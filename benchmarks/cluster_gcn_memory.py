@@ -1,8 +1,8 @@
 """Memory and time of Cluster-GCN against full-batch GCN training as the graph grows.
 
 For each size, a planted-partition stochastic block model (sampled edge by
-edge, see ``paperzoo.cluster_gcn.synthetic``) is generated once and saved;
-then each system trains for two epochs in a fresh subprocess, because a
+edge, see ``paperzoo.cluster_gcn.synthetic``) is generated once and saved.
+Each system then trains for two epochs in a fresh subprocess, because a
 process's peak RSS never goes down. Each child records:
 
 - ``loaded_mb``: RSS after loading the graph and features;

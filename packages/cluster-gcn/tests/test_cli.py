@@ -128,7 +128,7 @@ def test_predict_on_run_directory(tmp_path, capsys):
     ("arguments", "message"),
     [
         (["--dataset", "cora2"], "unknown dataset 'cora2'"),
-        (["--dataset", "digits"], "holds image data; Cluster-GCN needs a graph"),
+        (["--dataset", "digits"], "contains image data; Cluster-GCN needs a graph"),
         (["--num-parts", "0"], "num_parts must be at least 1"),
         (["--num-parts", "4", "--parts-per-batch", "5"], "parts_per_batch=5 exceeds num_parts=4"),
     ],

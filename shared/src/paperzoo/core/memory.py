@@ -3,8 +3,8 @@
 A process's peak resident set size (``VmHWM``) only grows, so a second
 measurement in the same process inherits the first one's peak. On Linux the
 peak can be reset by writing ``5`` to ``/proc/self/clear_refs`` (kernel 4.0
-and later), which :class:`MemoryMeter` does; where that fails the meter falls
-back to the lifetime peak and sets ``peak_is_lifetime``. For numbers
+and later), and :class:`MemoryMeter` does so. Where that fails, the meter
+falls back to the lifetime peak and sets ``peak_is_lifetime``. For numbers
 that must not interfere at all, run each system in a fresh subprocess.
 """
 

@@ -5,7 +5,7 @@ the union of their nodes (which restores the edges between the chosen
 clusters that a per-cluster batch would drop), normalises it, and returns
 its features, labels and training-node mask. A ``DataLoader`` over the
 cluster ids with ``batch_size=q`` and ``shuffle=True`` draws a new grouping
-every epoch, as in the paper's Algorithm 1.
+every epoch, as in Algorithm 1 of Chiang et al. (KDD 2019).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class ClusterCollate:
         self.diag_lambda = diag_lambda
         self.node_order = torch.from_numpy(partition.node_order)
         self.part_ptr = partition.part_ptr.tolist()
-        # With one batch per epoch (full-batch training) every call asks for the same clusters.
+        # With one batch per epoch (full-batch training) every call requests the same clusters.
         self._last: tuple[tuple[int, ...], ClusterBatch] | None = None
 
     def nodes_of(self, parts: Sequence[int]) -> torch.Tensor:
@@ -146,7 +146,7 @@ class ClusterCollate:
 def cluster_loader(collate: ClusterCollate, parts_per_batch: int, shuffle: bool = True, seed: int = 0) -> DataLoader:
     """Return a loader yielding one :class:`ClusterBatch` of ``parts_per_batch`` clusters per step.
 
-    The last batch of an epoch holds the remaining clusters when
+    The last batch of an epoch contains the remaining clusters when
     ``parts_per_batch`` does not divide the number of clusters. The loader
     draws from its own generator, never from torch's global one: each new
     epoch iterator takes a draw, and a run resumed from a checkpoint at the

@@ -1,6 +1,6 @@
 """Full-graph, layer-wise inference with bounded memory.
 
-Evaluation runs the whole graph as one part, as the paper tests, but layer
+Evaluation runs the whole graph as one part, as Chiang et al. (KDD 2019) test, but layer
 by layer and in blocks of rows: for each block of target nodes only their
 rows of the adjacency and the features of their neighbours are touched, and
 no autograd graph is kept. Peak memory is two ``(N, width)`` activation

@@ -79,7 +79,7 @@ def diag_enhanced_adjacency(rows: torch.Tensor, cols: torch.Tensor, num_nodes: i
             self-loops or duplicates (as :func:`graph_csr` and the batch
             sampler produce them).
         num_nodes: n, the size of the square matrix.
-        diag_lambda: lambda >= 0 (1 on PPI, 1e-4 on Reddit in the paper; 0
+        diag_lambda: lambda >= 0 (1 on PPI, 1e-4 on Reddit in Chiang et al.'s recipes; 0
             gives the plain random-walk normalisation with self-loops).
 
     Returns:

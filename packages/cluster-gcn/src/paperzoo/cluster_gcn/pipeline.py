@@ -1,8 +1,8 @@
 """The ``paperzoo cluster-gcn train`` workflow.
 
-Load a graph, make sure it has labels and a node split, then for each seed
-train Cluster-GCN and the full-batch baseline with the same recipe, evaluate
-both with full-graph layer-wise inference, and write the run directory:
+Load a graph and make sure it has labels and a node split. For each seed,
+train Cluster-GCN and the full-batch baseline with the same recipe and
+evaluate both with full-graph layer-wise inference. The run directory gets
 ``config.yaml``, ``splits.npz``, ``metrics.jsonl``, per-seed results and
 models, ``results.json`` and ``validation.png``.
 """
@@ -50,7 +50,7 @@ def load_graph(config: TrainCommandConfig) -> GraphDataset:
     info = get_dataset_info(name)
     if info.modality != "graph":
         raise ValueError(
-            f"dataset {config.dataset!r} holds {info.modality} data; Cluster-GCN needs a graph "
+            f"dataset {config.dataset!r} contains {info.modality} data; Cluster-GCN needs a graph "
             "(cora, citeseer, ppi, reddit, or a .pt/.npz file)"
         )
     graph = load_dataset(name, data_dir=data_dir)
@@ -83,9 +83,9 @@ def fit_system(
         log.info("%s, seed %d already finished; reading %s", system, seed, result_path)
         return json.loads(result_path.read_text())
 
-    # A fresh accelerator per fit: accelerate keeps every prepared model and loader and every object registered
-    # for checkpointing, so a shared one would hold earlier fits in memory and save their state in this fit's
-    # checkpoints, which a resumed run in a new process could not load back in the same order.
+    # A fresh accelerator per fit, because accelerate keeps every prepared model and loader and every object
+    # registered for checkpointing. A shared one would hold earlier fits in memory and save their state in this
+    # fit's checkpoints, and a resumed run in a new process could not load them back in the same order.
     accelerator = make_accelerator(mixed_precision=config.mixed_precision)
 
     log.info("training %s, seed %d", system, seed)

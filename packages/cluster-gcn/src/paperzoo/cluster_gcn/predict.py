@@ -42,7 +42,7 @@ def resolve_model_dir(path: str | Path) -> Path:
             if (folder / "config.json").is_file():
                 return folder
     raise FileNotFoundError(
-        f"{path} holds no Cluster-GCN model (expected config.json, model/config.json, or a run directory with "
+        f"no Cluster-GCN model found in {path} (expected config.json, model/config.json, or a run directory with "
         "results.json and seeds/seed-N/cluster_gcn/model)"
     )
 

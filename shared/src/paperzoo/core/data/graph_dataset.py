@@ -208,10 +208,10 @@ def complete_node_splits(
         train, val, test = (_mask(num_nodes, rows) for rows in (rest[train_rows], rest[val_rows], test_rows))
     elif val is None and train is not None:
         rows = np.flatnonzero(train)
-        kept, held = train_val_split(
+        kept_rows, held_out_rows = train_val_split(
             len(rows), val_fraction, seed=seed, labels=None if stratify is None else stratify[rows]
         )
-        train, val = _mask(num_nodes, rows[kept]), _mask(num_nodes, rows[held])
+        train, val = _mask(num_nodes, rows[kept_rows]), _mask(num_nodes, rows[held_out_rows])
         if test is None:
             test = ~(train | val)
     else:
