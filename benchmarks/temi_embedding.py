@@ -50,14 +50,19 @@ def main() -> None:
     plain.module = plain.module.to(memory_format=torch.contiguous_format)
 
     speeds = {name: throughput(encoder, timed, args.batch_size) for name, encoder in settings.items()}
-    print(f"date {dt.date.today()}, {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {args.images} CIFAR-10 images at 224 px, batch {args.batch_size}")  # fmt: skip
+    machine = platform.processor() or platform.machine()
+    print(f"date {dt.date.today()}, {machine}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{args.images} CIFAR-10 images at 224 px, batch {args.batch_size}")
     for name, speed in speeds.items():
         print(f"{name:24s} {speed:7.1f} images/s  ({speed / speeds['fp32']:.2f}x fp32)")
 
     sample = test.subset(np.arange(args.cluster_images))
-    full = embed(sample, settings["fp32 + channels-last"], batch_size=args.batch_size, use_cache=False, show_progress=False)
-    half = embed(sample, settings["bf16 + channels-last"], batch_size=args.batch_size, use_cache=False, show_progress=False)
+    full = embed(
+        sample, settings["fp32 + channels-last"], batch_size=args.batch_size, use_cache=False, show_progress=False
+    )
+    half = embed(
+        sample, settings["bf16 + channels-last"], batch_size=args.batch_size, use_cache=False, show_progress=False
+    )
     cosine = (full * half).sum(1) / (np.linalg.norm(full, axis=1) * np.linalg.norm(half, axis=1))
     print(f"bf16 vs fp32 features on {len(sample)} images: cosine mean {cosine.mean():.5f}, min {cosine.min():.5f}")
     for name, features in (("fp32", full), ("bf16", half)):
@@ -65,7 +70,9 @@ def main() -> None:
             cluster_accuracy(sample.labels, kmeans(features, 10, restarts=5, seed=seed).predict(features))
             for seed in range(3)
         ]
-        print(f"k-means ACC on {name} features: {np.mean(accuracies):.4f} +- {np.std(accuracies, ddof=1):.4f} (3 seeds)")
+        print(
+            f"k-means ACC on {name} features: {np.mean(accuracies):.4f} +- {np.std(accuracies, ddof=1):.4f} (3 seeds)"
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from paperzoo.core.training import TrainConfig, Trainer, make_accelerator, seed_everything
+from paperzoo.core.training.distributed import shutdown
 
 
 class IndexedRegression(Dataset):
@@ -125,6 +126,7 @@ def main() -> None:
     result = {"linear": run_linear, "embed": run_embed, "temi": run_temi}[mode](output, batch_size)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         (output / "result.json").write_text(json.dumps(result))
+    shutdown()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from torch import nn
 
 from paperzoo.core.losses import nt_xent_loss
 from paperzoo.core.training import make_accelerator
+from paperzoo.core.training.distributed import shutdown
 
 
 def main() -> None:
@@ -51,6 +52,7 @@ def main() -> None:
             "input_grads": input_grads.tolist(),
         }
         (output / "result.json").write_text(json.dumps(result))
+    shutdown()
 
 
 if __name__ == "__main__":

@@ -58,7 +58,16 @@ def _mse(model, batch, state):
 
 
 def _train(
-    tmp_path, max_steps, *, shuffle=True, accumulation=1, batch_size=8, fail_at=None, checkpoint_every=0, resume=True
+    tmp_path,
+    max_steps,
+    *,
+    shuffle=True,
+    accumulation=1,
+    batch_size=8,
+    fail_at=None,
+    checkpoint_every=0,
+    resume=True,
+    noisy=False,
 ):
     torch.manual_seed(0)
     model = nn.Linear(4, 1)
@@ -70,6 +79,9 @@ def _train(
     def loss_fn(model, batch, state):
         if fail_at is not None and state.step == fail_at:
             raise KeyboardInterrupt
+        if noisy:  # a loss that draws from the global RNG, like dropout or augmentation
+            x, y = batch
+            return nn.functional.mse_loss(model(x + 0.1 * torch.randn_like(x)), y)
         return _mse(model, batch, state)
 
     trainer = Trainer(
@@ -116,6 +128,17 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     steps = [r["step"] for r in read_metrics(tmp_path / "resumed" / "metrics.jsonl")]
     assert steps == list(range(1, 31))
+
+
+def test_resume_from_a_checkpoint_at_an_epoch_boundary(tmp_path):
+    # 64 examples in batches of 8: the checkpoint at step 16 closes epoch 1 exactly.
+    reference, _ = _train(tmp_path / "straight", 24, noisy=True)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "resumed", 24, fail_at=17, checkpoint_every=8, noisy=True)
+    resumed, state = _train(tmp_path / "resumed", 24, checkpoint_every=8, noisy=True)
+    assert (state.step, state.epoch) == (24, 2)
+    for a, b in zip(reference.parameters(), resumed.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_gradient_accumulation_equals_large_batch(tmp_path):

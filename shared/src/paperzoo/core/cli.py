@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        return int(func(args) or 0)
+        status = int(func(args) or 0)
     except _user_errors() as error:
         if args.verbose:
             log.exception("command failed")
@@ -132,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("paperzoo: interrupted; rerun the same command with the same --output-dir to resume", file=sys.stderr)
         return 130
+    if "torch.distributed" in sys.modules:  # only commands that imported torch can hold a process group
+        from paperzoo.core.training.distributed import shutdown
+
+        shutdown()
+    return status
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from paperzoo.core.training.distributed import is_distributed
+
 
 class TEMILoss(nn.Module):
     """Multi-head TEMI loss with an EMA of the teacher's cluster marginals.
@@ -64,7 +66,7 @@ class TEMILoss(nn.Module):
     def update_prior(self, teacher_a: torch.Tensor, teacher_b: torch.Tensor) -> None:
         """Move the prior towards this batch's mean teacher probabilities (averaged over processes)."""
         batch_mean = 0.5 * (teacher_a.mean(dim=1) + teacher_b.mean(dim=1))
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if is_distributed():
             dist.all_reduce(batch_mean)
             batch_mean /= dist.get_world_size()
         self.prior.mul_(self.prior_momentum).add_(batch_mean, alpha=1.0 - self.prior_momentum)

@@ -8,9 +8,11 @@ write the run directory (config, metrics, results, models, plots).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,13 +276,16 @@ def fit_one_seed(
         return json.loads(result_path.read_text())
 
     started = time.perf_counter()
+    # A fresh accelerator per seed: one shared by several fits would keep every
+    # earlier seed's prepared model and optimiser registered.
+    seed_accelerator = make_accelerator(mixed_precision=config.mixed_precision)
     temi = TEMI(config.recipe()).fit(
         data.fit,
         data.neighbours,
         num_clusters=num_clusters,
         seed=seed,
         output_dir=seed_dir,
-        accelerator=accelerator,
+        accelerator=seed_accelerator,
         encoder=data.description["encoder"],
         encoder_precision=data.description["encoder_precision"],
         metrics_path=run_dir / "metrics.jsonl",
@@ -430,7 +435,9 @@ def run_predict(
     ``encoder_spec``), at the same precision as in training.
     """
     folder = resolve_model_dir(model_path)
-    model = TEMIHeads.from_pretrained(folder)
+    # huggingface_hub prints "Loading weights from local directory" to stdout, which must stay JSON only.
+    with contextlib.redirect_stdout(sys.stderr):
+        model = TEMIHeads.from_pretrained(folder)
     spec = encoder_spec or model.encoder
     if spec is None:
         raise ValueError(f"the model in {folder} records no encoder; pass --encoder")

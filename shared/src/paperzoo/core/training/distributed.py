@@ -23,6 +23,19 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def shutdown() -> None:
+    """Wait for every process, then leave the process group (no-op outside one).
+
+    A process that exits while gloo still holds the group can abort with
+    "terminate called without an active exception"; commands and launched
+    scripts call this once at the end.
+    """
+    if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def world_size() -> int:
     """Return the number of processes (1 outside a process group)."""
     return dist.get_world_size() if is_distributed() else 1

@@ -296,6 +296,12 @@ class Trainer:
         with bar:
             while state.step < config.max_steps:
                 produced, skipped = False, state.batch_in_epoch
+                if skipped and skipped >= _length(self.train_loader):
+                    # Checkpointed after the epoch's last batch: start the next epoch without
+                    # iterating an empty remainder (which would still draw from the global RNG).
+                    state.epoch += 1
+                    state.batch_in_epoch = 0
+                    continue
                 for batch in self._epoch_batches():
                     produced = True
                     state.batch_in_epoch += 1
@@ -355,6 +361,14 @@ class Trainer:
             log.info("trained %d steps in %.1f s", steps_run, time.perf_counter() - started)
         self.metrics.close()
         return state
+
+
+def _length(loader) -> float:
+    """Return the number of batches per epoch, or infinity for a loader without a length."""
+    try:
+        return len(loader)
+    except TypeError:
+        return math.inf
 
 
 def steps_per_epoch(num_examples: int, batch_size: int, num_processes: int = 1, drop_last: bool = True) -> int:
