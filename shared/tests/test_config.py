@@ -68,3 +68,33 @@ def test_unquoted_yaml_no_means_the_word(tmp_path):
     config = parse(["--config", str(user)])
     assert config.precision == "no"
     assert config.standardize is False
+
+
+def test_yaml_values_are_converted_to_the_field_types(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text('lr: 1e-4\nepochs: 12.0\nclip: null\nstandardize: "no"\nlayers: [32, "16"]\n')
+    config = parse(["--config", str(user)])
+    assert config.lr == pytest.approx(1e-4)  # PyYAML reads 1e-4 (no dot) as text
+    assert config.epochs == 12
+    assert isinstance(config.epochs, int)
+    assert config.clip is None
+    assert config.standardize is False  # the quoted word, not a non-empty (true) string
+    assert config.layers == [32, 16]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs: one\n", "option epochs must be an integer, got 'one'"),
+        ("epochs: 12.5\n", "option epochs must be an integer, got 12.5"),
+        ("standardize: maybe\n", "option standardize must be true or false"),
+        ("lr: null\n", "option lr needs a value"),
+        ("mode: c\n", "option mode must be one of a, b, got 'c'"),
+        ("epochs: [1\n", "is not valid YAML"),
+    ],
+)
+def test_bad_yaml_values_name_the_option(tmp_path, text, message):
+    user = tmp_path / "mine.yaml"
+    user.write_text(text)
+    with pytest.raises(ValueError, match=message.replace("(", "\\(").replace("[", "\\[")):
+        parse(["--config", str(user)])

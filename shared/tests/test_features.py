@@ -108,6 +108,17 @@ def test_embed_caches_and_matches_direct_forward():
     np.testing.assert_allclose(in_memory, direct, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(("option", "value"), [("batch_size", -5), ("batch_size", 0), ("num_workers", -1)])
+def test_embed_rejects_bad_sizes_and_writes_nothing(option, value):
+    from paperzoo.core.features.embed import embedding_cache_path
+
+    digits = load_dataset("digits").subset(np.arange(20))
+    encoder = _toy_encoder()
+    with pytest.raises(ValueError, match=f"got {value}"):
+        embed(digits, encoder, **{option: value})
+    assert not embedding_cache_path(digits, encoder).exists()
+
+
 def test_bf16_embeddings_close_to_fp32():
     digits = load_dataset("digits").subset(np.arange(20))
     full = embed(digits, _toy_encoder("fp32"), use_cache=False)

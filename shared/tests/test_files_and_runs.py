@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -23,6 +25,18 @@ def test_atomic_open_keeps_old_file_on_error(tmp_path):
         write_then_fail()
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_directory_gives_ordinary_modes(tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "model") as folder:
+            (folder / "weights.bin").write_text("y")
+            os.chmod(folder / "weights.bin", 0o600)  # as safetensors writes it
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "model" / "weights.bin").stat().st_mode) == 0o644
 
 
 def test_atomic_directory_replaces_whole_folder(tmp_path):
@@ -58,8 +72,29 @@ def test_run_dir_new_resume_and_conflict(tmp_path):
     assert yaml.safe_load((run / "config.yaml").read_text()) == config
     assert prepare_run_dir(run, config) is True
     assert prepare_run_dir(run, {**config, "num_workers": 4}, ignore=["num_workers"]) is True
+    (run / "metrics.jsonl").write_text("{}\n")  # the run has started training
     with pytest.raises(RunConflictError, match=r"lr: saved 0\.1, now 0\.2"):
         prepare_run_dir(run, {**config, "lr": 0.2})
+
+
+def test_run_that_stopped_before_training_is_taken_over(tmp_path):
+    run = tmp_path / "run"
+    prepare_run_dir(run, {"dataset": "cifar100"})  # then the command stopped on the unknown name
+    (run / "splits.json").write_text("{}")
+    assert prepare_run_dir(run, {"dataset": "usps"}) is False
+    assert yaml.safe_load((run / "config.yaml").read_text()) == {"dataset": "usps"}
+    assert not (run / "splits.json").exists()
+
+
+def test_run_dir_that_is_a_file_or_holds_broken_yaml(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(RunConflictError, match="is a file, not a directory"):
+        prepare_run_dir(tmp_path / "afile", {"lr": 0.1})
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.yaml").write_text("hello: [\n")
+    with pytest.raises(RunConflictError, match="not valid YAML"):
+        prepare_run_dir(broken, {"lr": 0.1})
 
 
 def test_run_dir_rejects_foreign_folder(tmp_path):

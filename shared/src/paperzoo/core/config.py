@@ -141,7 +141,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found")
-    loaded = yaml.safe_load(path.read_text()) or {}
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"config file {path} is not valid YAML: {' '.join(str(error).split())}") from error
     if not isinstance(loaded, dict):
         raise ValueError(f"config file {path} must hold a mapping of option: value, got {type(loaded).__name__}")
     return {str(key).replace("-", "_"): value for key, value in loaded.items()}
@@ -190,13 +193,59 @@ def _checked(config_cls: type, values: dict[str, Any], source: str) -> dict[str,
             f"{source} sets unknown option(s) {', '.join(unknown)}; known options: {', '.join(sorted(names))}"
         )
     hints = typing.get_type_hints(config_cls)
-    checked = dict(values)
+    choices = {f.name: f.metadata.get("choices") for f in dataclasses.fields(config_cls)}
+    checked = {}
     for name, value in values.items():
+        checked[name] = _coerce(value, hints[name], f"{source}: option {name}")
+        if choices[name] and checked[name] is not None and checked[name] not in choices[name]:
+            raise ValueError(
+                f"{source}: option {name} must be one of {', '.join(map(str, choices[name]))}, got {value!r}"
+            )
+    return checked
+
+
+TRUE_WORDS = {"true", "yes", "on", "1"}
+FALSE_WORDS = {"false", "no", "off", "0"}
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Return a YAML value converted to a field's type, or raise ValueError naming the field."""
+    base, optional = _unwrap_optional(annotation)
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{where} needs a value, got null")
+    if typing.get_origin(base) is list:
+        (item,) = typing.get_args(base) or (Any,)
+        items = value if isinstance(value, list) else [part.strip() for part in str(value).split(",") if part.strip()]
+        return [_coerce(element, item, where) for element in items]
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(base)
+    if expected is None:  # dicts, Any and other types are passed through to the dataclass
+        return value
+    if base is str:
         # YAML 1.1 reads an unquoted no/yes/off/on as a boolean; a text option such as
         # mixed_precision: no means the word.
-        if isinstance(value, bool) and _unwrap_optional(hints[name])[0] is str:
-            checked[name] = "no" if value is False else "yes"
-    return checked
+        if isinstance(value, bool):
+            return "no" if value is False else "yes"
+        if isinstance(value, int | float):
+            return str(value)
+        if isinstance(value, str):
+            return value
+    elif base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in TRUE_WORDS | FALSE_WORDS:
+            return value.lower() in TRUE_WORDS
+    elif not isinstance(value, bool | list | dict):
+        try:
+            number = float(value)  # also reads strings such as 1e-4, which YAML 1.1 leaves as text
+        except (TypeError, ValueError):
+            number = None
+        if number is not None and base is float:
+            return number
+        if number is not None and number.is_integer():
+            return int(number)
+    raise ValueError(f"{where} must be {expected}, got {value!r}")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

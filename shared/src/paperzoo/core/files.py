@@ -83,6 +83,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        # mkdtemp makes the folder private (0700) and some writers (safetensors) make
+        # private files; give the finished folder the modes of ordinary new files.
+        mask = _current_umask()
+        for folder, _, files in os.walk(tmp):
+            os.chmod(folder, 0o777 & ~mask)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o666 & ~mask)
         if path.exists():
             trash = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, trash)

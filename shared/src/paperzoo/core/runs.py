@@ -51,6 +51,22 @@ def _differences(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: I
     ]
 
 
+# Files a run may write before it starts training; a directory holding only
+# these (and no metrics, results, checkpoints or other folders) never trained.
+PREPARATION_FILES = (CONFIG_FILE, "splits.json", "splits.npz")
+MAX_LISTED_DIFFERENCES = 8
+
+
+def _never_started(path: Path) -> bool:
+    return all(entry.is_file() and entry.name in PREPARATION_FILES for entry in path.iterdir())
+
+
+def _summarize(differences: list[str]) -> str:
+    shown = "; ".join(differences[:MAX_LISTED_DIFFERENCES])
+    hidden = len(differences) - MAX_LISTED_DIFFERENCES
+    return f"{shown}; and {hidden} more" if hidden > 0 else shown
+
+
 def prepare_run_dir(path: str | os.PathLike, config: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> bool:
     """Claim ``path`` for a run with ``config``; returns True when resuming.
 
@@ -67,17 +83,34 @@ def prepare_run_dir(path: str | os.PathLike, config: Mapping[str, Any], *, ignor
     path = Path(path)
     config_path = path / CONFIG_FILE
     current = yaml.safe_load(yaml.safe_dump(dict(config)))
+    if path.exists() and not path.is_dir():
+        raise RunConflictError(f"--output-dir {path} is a file, not a directory; choose a directory path")
     if config_path.is_file():
-        saved = yaml.safe_load(config_path.read_text()) or {}
-        differences = _differences(saved, current, ignore)
-        if differences:
+        try:
+            saved = yaml.safe_load(config_path.read_text()) or {}
+        except yaml.YAMLError as error:
             raise RunConflictError(
-                f"{path} holds another run whose config differs ({'; '.join(differences)}). "
+                f"{config_path} is not valid YAML ({error.__class__.__name__}); "
+                "delete that directory or choose another --output-dir"
+            ) from error
+        if not isinstance(saved, dict):
+            raise RunConflictError(f"{config_path} is not a paperzoo config; choose another --output-dir")
+        differences = _differences(saved, current, ignore)
+        if differences and _never_started(path):
+            # An earlier command stopped on bad input after claiming the directory;
+            # nothing was trained, so the corrected command may take it over.
+            log.warning("replacing the config of a run in %s that stopped before training", path)
+            for name in PREPARATION_FILES:
+                (path / name).unlink(missing_ok=True)
+        elif differences:
+            raise RunConflictError(
+                f"{path} holds another run whose config differs ({_summarize(differences)}). "
                 "Choose a new --output-dir, or delete that directory to start over."
             )
-        log.info("resuming the run in %s", path)
-        return True
-    if path.exists() and any(path.iterdir()):
+        else:
+            log.info("resuming the run in %s", path)
+            return True
+    elif path.exists() and any(path.iterdir()):
         raise RunConflictError(
             f"{path} is not empty and holds no {CONFIG_FILE}, so it is not a paperzoo run; "
             "choose an empty or new --output-dir"

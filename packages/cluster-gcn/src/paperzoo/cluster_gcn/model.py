@@ -15,6 +15,8 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from paperzoo.core.hub import MODEL_CARD_TEMPLATE
+
 LAYER_TYPES = ("reference", "gcn", "sage")
 FEATURE_NORMS = ("none", "row", "standard")
 
@@ -112,7 +114,12 @@ class PyGLayer(nn.Module):
 
 
 class ClusterGCNModel(
-    nn.Module, PyTorchModelHubMixin, library_name="paperzoo-cluster-gcn", tags=["cluster-gcn", "gnn"]
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="paperzoo-cluster-gcn",
+    tags=["cluster-gcn", "gnn"],
+    paper_url="https://arxiv.org/abs/1905.07953",
+    model_card_template=MODEL_CARD_TEMPLATE,
 ):
     """A stack of graph layers for node classification.
 

@@ -14,6 +14,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from paperzoo.core.features.encoders import build_backbone
+from paperzoo.core.hub import MODEL_CARD_TEMPLATE
 
 ARCHITECTURES = ("resnet18", "resnet34", "resnet50")
 
@@ -60,6 +61,8 @@ class SimCLRModel(
     PyTorchModelHubMixin,
     library_name="paperzoo-simclr",
     tags=["simclr", "self-supervised", "paperzoo"],
+    paper_url="https://arxiv.org/abs/2002.05709",
+    model_card_template=MODEL_CARD_TEMPLATE,
 ):
     """Encoder ``f`` and projection head ``g``: ``h = f(x)``, ``z = g(h)``.
 

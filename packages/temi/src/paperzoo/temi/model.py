@@ -9,8 +9,17 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from paperzoo.core.hub import MODEL_CARD_TEMPLATE
 
-class TEMIHeads(nn.Module, PyTorchModelHubMixin, library_name="paperzoo-temi", tags=["clustering", "temi"]):
+
+class TEMIHeads(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="paperzoo-temi",
+    tags=["clustering", "temi"],
+    paper_url="https://arxiv.org/abs/2303.17896",
+    model_card_template=MODEL_CARD_TEMPLATE,
+):
     """H independent clustering heads on frozen embeddings.
 
     From "Exploring the Limits of Deep Image Clustering using Pretrained

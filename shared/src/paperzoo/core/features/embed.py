@@ -84,11 +84,15 @@ def _embed_rows(
         persistent_workers=False,
     )
     unit = "img" if encoder.modality == "image" else "text"
+    written = 0
     with progress_bar(total=len(rows), desc=description, unit=unit, disable=not show_progress) as bar:
         for batch_rows, prepared in loader:
             features = encoder.forward(prepared).numpy()
             out[np.asarray(batch_rows) - row_offset] = features
+            written += len(batch_rows)
             bar.update(len(batch_rows))
+    if written != len(rows):  # never let a partly filled matrix into the cache
+        raise RuntimeError(f"embedded {written} of {len(rows)} rows; the embeddings were not saved")
 
 
 def embed(
@@ -119,7 +123,11 @@ def embed(
     Returns:
         A read-only memory map when cached, otherwise an in-memory array.
     """
-    batch_size = batch_size or encoder.default_batch_size
+    batch_size = encoder.default_batch_size if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError(f"the embedding batch size must be at least 1, got {batch_size}")
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be 0 (load in this process) or more, got {num_workers}")
     num_rows = len(dataset)
     rank, world = (0, 1) if accelerator is None else (accelerator.process_index, accelerator.num_processes)
     is_main = rank == 0

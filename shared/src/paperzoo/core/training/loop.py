@@ -358,7 +358,8 @@ class Trainer:
         self.save_checkpoint()
         steps_run = state.step - step_at_start
         if steps_run:
-            log.info("trained %d steps in %.1f s", steps_run, time.perf_counter() - started)
+            noun = "step" if steps_run == 1 else "steps"
+            log.info("trained %d %s in %.1f s", steps_run, noun, time.perf_counter() - started)
         self.metrics.close()
         return state
 

@@ -1,0 +1,20 @@
+"""The model card written beside weights saved with ``save_pretrained``.
+
+huggingface_hub's default card says the model "has been pushed to the Hub"
+and leaves three "[More Information Needed]" lines, which is false for a
+folder saved by a paperzoo run. Model classes pass this template instead:
+``class MyModel(nn.Module, PyTorchModelHubMixin, model_card_template=MODEL_CARD_TEMPLATE, ...)``.
+"""
+
+from __future__ import annotations
+
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+Weights (`model.safetensors`) and constructor arguments (`config.json`) saved by
+a paperzoo run. Load them with the model class's `from_pretrained(folder)`;
+the package README explains the class, the run that produced it and its results.
+- Paper: {{ paper_url | default("see the package README", true) }}
+- Docs: {{ docs_url | default("see the package README", true) }}
+"""
