@@ -37,6 +37,8 @@ def test_evaluate_on_scifact(tmp_path):
     )  # fmt: skip
     for system in ("bm25", "dense", "dense+rerank", "refit", "refit+rerank"):
         assert system in completed.stdout
+    assert "refit+rerank" not in completed.stderr  # the table goes to stdout only
+    assert f"table.txt, per_query.csv and TREC runs to {run}" in completed.stderr
     results = json.loads((run / "results.json").read_text())
     for system in ("bm25", "dense", "dense+rerank", "refit", "refit+rerank"):
         for measure in ("ndcg@10", "recall@100", "recall@1000", "mrr@10"):
@@ -49,6 +51,9 @@ def test_evaluate_on_scifact(tmp_path):
     assert "refit vs dense: recall@100" in results["significance"]
     assert (run / "per_query.csv").is_file()
     assert len((run / "runs" / "refit.trec").read_text().splitlines()) == 20 * 10
+    assert sorted(path.name for path in (run / "runs").iterdir()) == [
+        "bm25.trec", "dense.trec", "dense_rerank.trec", "refit.trec", "refit_rerank.trec",
+    ]  # fmt: skip
 
 
 @requires_data("cranfield/cran.all.1400", "cranfield/cran.qry", "cranfield/cranqrel")
@@ -78,6 +83,7 @@ def test_train_reranker_then_evaluate_with_it(tmp_path):
     results = json.loads((trained / "results.json").read_text())
     assert results["training"]["steps"] == 3
     assert (trained / "model" / "config.json").is_file()
+    assert not (trained / "checkpoints").exists()
 
     run = tmp_path / "with-cross-encoder"
     paperzoo(
@@ -94,3 +100,10 @@ def test_invalid_depth_is_reported(tmp_path):
     completed = paperzoo("rerank-feedback", "evaluate", "--k", "0", "--output-dir", str(tmp_path / "x"), check=False)
     assert completed.returncode == 2
     assert "k must be at least 1, got 0" in completed.stderr
+
+
+def test_negative_rrf_k_is_reported(tmp_path):
+    completed = paperzoo("rerank-feedback", "evaluate", "--reranker", "rrf", "--rrf-k", "-5",
+                         "--output-dir", str(tmp_path / "x"), check=False)  # fmt: skip
+    assert completed.returncode == 2
+    assert "rrf_k must be positive, got -5.0" in completed.stderr

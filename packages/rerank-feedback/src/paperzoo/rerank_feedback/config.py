@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from paperzoo.core.config import option, presets_in
 
@@ -20,21 +21,29 @@ DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 class DataOptions:
     """Data options: the collection and how much of it a run uses."""
 
+    CLI_GROUP: ClassVar[str] = "data"
+
     dataset: str = option("scifact", "a registered retrieval data set: scifact, cranfield or beir")
     data_dir: str | None = option(None, "folder holding the data set's files (default: PAPERZOO_DATA or the cache)")
     corpus: str | None = option(None, "for --dataset beir: the BEIR corpus name, e.g. nfcorpus")
-    max_queries: int | None = option(None, "evaluate only the first N queries (smoke tests); none = all")
     corpus_sample: int | None = option(
         None,
-        "keep only the judged documents plus a random sample up to N documents (smoke tests; "
-        "metrics are then higher than on the full corpus); none = the whole corpus",
+        "keep the documents judged for the queries in use plus random others, N documents in all (smoke tests; "
+        "metrics are then higher than on the full corpus); evaluate keeps the training split's judged documents "
+        "too when the data set has that split, whatever the re-ranker; none = the whole corpus",
     )
     seed: int = option(0, "seed of the validation split and the corpus sample")
+
+    def __post_init__(self) -> None:
+        if self.corpus_sample is not None and self.corpus_sample < 1:
+            raise ValueError(f"corpus_sample must be at least 1 or none, got {self.corpus_sample}")
 
 
 @dataclass
 class RetrieverOptions:
     """First-stage options: BM25 and the dense bi-encoder."""
+
+    CLI_GROUP: ClassVar[str] = "first-stage retrieval (BM25 and dense)"
 
     retriever: str = option("minilm", "dense encoder (see 'paperzoo encoders'): minilm, hf:<id or folder>, ...")
     encoder_weights: str | None = option(None, "local weights folder for the dense encoder")
@@ -46,12 +55,31 @@ class RetrieverOptions:
     bm25_k1: float = option(1.2, "BM25 k1 (term-frequency saturation)")
     bm25_b: float = option(0.75, "BM25 b (length normalisation)")
 
+    def __post_init__(self) -> None:
+        for name in ("max_length", "embed_batch_size", "nlist"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 or none, got {value}")
+        if self.nprobe < 1:
+            raise ValueError(f"nprobe must be at least 1, got {self.nprobe}")
+        if self.bm25_k1 < 0:
+            raise ValueError(f"bm25_k1 must be >= 0, got {self.bm25_k1}; Lucene's default is 1.2")
+        if not 0.0 <= self.bm25_b <= 1.0:
+            raise ValueError(f"bm25_b must be in [0, 1], got {self.bm25_b}; Lucene's default is 0.75")
+
 
 @dataclass
 class EvaluateConfig(DataOptions, RetrieverOptions):
     """Everything ``paperzoo rerank-feedback evaluate`` needs."""
 
+    CLI_GROUP: ClassVar[str] = "re-ranking, ReFIT and evaluation"
+
     split: str | None = option(None, "split to evaluate on (default: the data set's test split)")
+    max_queries: int | None = option(
+        None,
+        "evaluate only the first N queries, and train the ltr re-ranker on the first N training queries "
+        "(smoke tests); none = all",
+    )
     train_split: str = option("train", "split whose qrels train the ltr re-ranker")
     reranker: str = option("ltr", "re-ranker of the dense top-k", choices=RERANKERS)
     reranker_model: str | None = option(
@@ -75,7 +103,10 @@ class EvaluateConfig(DataOptions, RetrieverOptions):
     preset: str | None = option(None, "the preset this config started from", cli=False)
 
     def __post_init__(self) -> None:
-        for name in ("k", "depth", "refit_batch_size", "significance_trials", "save_run_depth"):
+        DataOptions.__post_init__(self)
+        RetrieverOptions.__post_init__(self)
+        names = ("k", "depth", "refit_batch_size", "significance_trials", "save_run_depth")
+        for name in (*names, "reranker_max_length", "reranker_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.k > self.depth:
@@ -88,17 +119,30 @@ class EvaluateConfig(DataOptions, RetrieverOptions):
             raise ValueError(f"refit_lr must be positive, got {self.refit_lr}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.max_queries is not None and self.max_queries < 1:
+            raise ValueError(f"max_queries must be at least 1 or none, got {self.max_queries}")
         if not self.ltr_c or min(self.ltr_c) <= 0:
             raise ValueError(f"ltr_c must list positive values, got {self.ltr_c}")
-        for name in ("max_queries", "corpus_sample"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1 or none, got {value}")
+        # Checked whatever the re-ranker, so a value that would be rejected with --reranker fusion or rrf
+        # is never saved silently in config.yaml.
+        if not 0.0 <= self.fusion_weight <= 1.0:
+            raise ValueError(
+                f"fusion_weight must be in [0, 1] (the dense share of the fusion), got {self.fusion_weight}"
+            )
+        if self.rrf_k <= 0:
+            raise ValueError(
+                f"rrf_k must be positive, got {self.rrf_k}; reciprocal rank fusion adds it to every rank "
+                "(60 is the usual value)"
+            )
+        if self.refit_lambda_scale <= 0:
+            raise ValueError(f"refit_lambda_scale must be positive, got {self.refit_lambda_scale}")
 
 
 @dataclass
 class TrainRerankerConfig(DataOptions, RetrieverOptions):
     """Everything ``paperzoo rerank-feedback train-reranker`` needs."""
+
+    CLI_GROUP: ClassVar[str] = "cross-encoder training"
 
     base_model: str | None = option(
         None, "bi-encoder checkpoint the cross-encoder starts from (hub id or folder); none = the installed MiniLM"
@@ -122,6 +166,8 @@ class TrainRerankerConfig(DataOptions, RetrieverOptions):
     preset: str | None = option(None, "the preset this config started from", cli=False)
 
     def __post_init__(self) -> None:
+        DataOptions.__post_init__(self)
+        RetrieverOptions.__post_init__(self)
         for name in ("negatives", "negative_depth", "pair_max_length", "batch_size", "eval_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from paperzoo.core.config import config_to_dict
-from paperzoo.core.data import get_dataset_info, load_dataset, train_val_split
+from paperzoo.core.data import DatasetInfo, get_dataset_info, list_datasets, load_dataset, train_val_split
 from paperzoo.core.data.retrieval import RetrievalDataset
 from paperzoo.core.files import atomic_write_text
 from paperzoo.core.metrics import evaluate_run, paired_randomization_test, paired_t_test, run_from_arrays
@@ -50,23 +50,27 @@ TESTED_MEASURES = ("ndcg@10", "recall@100")
 
 
 def load_collections(config: EvaluateConfig) -> tuple[RetrievalDataset, RetrievalDataset | None]:
-    """Return the evaluation split and, when the re-ranker trains, the training split (same corpus)."""
-    info = get_dataset_info(config.dataset)
-    if info.modality != "retrieval":
-        raise ValueError(f"dataset {config.dataset!r} contains {info.modality} data; choose scifact, cranfield or beir")
+    """Return the evaluation split and, when the re-ranker trains, the training split (same corpus).
+
+    ``--corpus-sample`` keeps the judged documents of both splits whatever the
+    re-ranker, so the sampled corpus, and with it the bm25 and dense results,
+    do not depend on ``--reranker``.
+    """
+    info = retrieval_dataset_info(config.dataset)
     options = {"corpus": config.corpus} if "corpus" in info.options else {}
     if config.corpus is not None and not options:
         raise ValueError(f"--corpus applies to --dataset beir only, not {config.dataset!r}")
     split = config.split or info.test_split or info.default_split
     evaluation = load_dataset(config.dataset, split=split, data_dir=config.data_dir, **options)
+    has_training_split = config.train_split in info.splits and config.train_split != split
+    if config.reranker == "ltr" and not has_training_split:
+        raise ValueError(
+            f"the ltr re-ranker trains on the qrels of split {config.train_split!r}, which dataset "
+            f"{config.dataset!r} does not offer apart from the evaluation split {split!r} (splits: "
+            f"{', '.join(info.splits)}); choose --reranker fusion, rrf or cross-encoder"
+        )
     training = None
-    if config.reranker == "ltr":
-        if config.train_split not in info.splits or config.train_split == split:
-            raise ValueError(
-                f"the ltr re-ranker trains on the qrels of split {config.train_split!r}, which dataset "
-                f"{config.dataset!r} does not offer apart from the evaluation split {split!r} (splits: "
-                f"{', '.join(info.splits)}); choose --reranker fusion, rrf or cross-encoder"
-            )
+    if config.reranker == "ltr" or (config.corpus_sample is not None and has_training_split):
         training = load_dataset(config.dataset, split=config.train_split, data_dir=config.data_dir, **options)
         if training.doc_ids != evaluation.doc_ids:
             raise ValueError(f"splits {config.train_split!r} and {split!r} of {config.dataset!r} differ in corpus")
@@ -79,7 +83,18 @@ def load_collections(config: EvaluateConfig) -> tuple[RetrievalDataset, Retrieva
         rows = _corpus_sample(evaluation, training, config.corpus_sample, config.seed)
         evaluation = evaluation.subset_corpus(rows)
         training = None if training is None else training.subset_corpus(rows)
-    return evaluation, training
+    return evaluation, training if config.reranker == "ltr" else None
+
+
+def retrieval_dataset_info(name: str) -> DatasetInfo:
+    """Return the registry entry of a retrieval data set. Its errors list only the retrieval data sets."""
+    known = list_datasets("retrieval")
+    if name not in list_datasets():
+        raise KeyError(f"unknown dataset {name!r}; retrieval datasets: {', '.join(known)}")
+    info = get_dataset_info(name)
+    if info.modality != "retrieval":
+        raise ValueError(f"dataset {name!r} contains {info.modality} data; choose one of {', '.join(known)}")
+    return info
 
 
 def _corpus_sample(evaluation: RetrievalDataset, training: RetrievalDataset | None, size: int, seed: int) -> np.ndarray:
@@ -248,6 +263,7 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     )
     final = json.loads((run_dir / RESULTS_FILE).read_text())
     atomic_write_text(run_dir / "table.txt", format_results(final) + "\n")
+    log.info("wrote results.json, table.txt, per_query.csv and TREC runs to %s", run_dir)
     return final
 
 

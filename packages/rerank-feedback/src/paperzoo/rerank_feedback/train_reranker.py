@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from paperzoo.core.config import config_to_dict
-from paperzoo.core.data import get_dataset_info, load_dataset, train_val_split
+from paperzoo.core.data import load_dataset, train_val_split
 from paperzoo.core.data.retrieval import RetrievalDataset
 from paperzoo.core.files import atomic_directory
 from paperzoo.core.metrics import evaluate_run, run_from_arrays
@@ -35,6 +36,7 @@ from paperzoo.core.runs import RESULTS_FILE, default_run_dir, prepare_run_dir, p
 from paperzoo.core.training import TrainConfig, Trainer, build_lr_scheduler, make_accelerator, seed_everything
 from paperzoo.rerank_feedback.config import RESUME_IGNORED, TrainRerankerConfig
 from paperzoo.rerank_feedback.dense import DenseRetriever
+from paperzoo.rerank_feedback.evaluate import retrieval_dataset_info
 from paperzoo.rerank_feedback.pipeline import Ranking, rerank_top
 from paperzoo.rerank_feedback.rerankers import Candidates, CrossEncoderReranker
 
@@ -145,7 +147,7 @@ def run_train_reranker(config: TrainRerankerConfig) -> dict[str, Any]:
         return json.loads((run_dir / RESULTS_FILE).read_text())
     seed_everything(config.seed)
 
-    info = get_dataset_info(config.dataset)
+    info = retrieval_dataset_info(config.dataset)
     if config.train_split not in info.splits:
         raise ValueError(f"dataset {config.dataset!r} has no split {config.train_split!r} with training qrels")
     options = {"corpus": config.corpus} if "corpus" in info.options else {}
@@ -240,4 +242,7 @@ def run_train_reranker(config: TrainRerankerConfig) -> dict[str, Any]:
         },
         model=str(run_dir / "model"),
     )
+    # The checkpoints are needed only to resume an unfinished run, and a rerun after results.json exists
+    # returns early, so they go once the results are written (as in the other methods).
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     return json.loads((run_dir / RESULTS_FILE).read_text())
