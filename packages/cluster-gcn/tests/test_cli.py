@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from paperzoo.cluster_gcn.config import PRESETS, TrainCommandConfig
 from paperzoo.cluster_gcn.synthetic import stochastic_block_model
@@ -62,6 +63,8 @@ def test_train_on_graph_file(tmp_path, capsys):
         assert results["metrics"][system]["epoch_seconds"]["mean"] > 0
         assert results["metrics"][system]["peak_memory_mb"]["mean"] > 0
     assert "test_micro_f1" not in results["metrics"]["cluster_gcn"]
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert (saved["preset"], saved["layer_type"]) == ("cpu-small", "gcn")  # the defaults --help shows
     assert (tmp_path / "run" / "validation.png").stat().st_size > 0
     assert "cluster_gcn" in capsys.readouterr().out
 
@@ -196,3 +199,35 @@ def test_each_fit_gets_a_fresh_accelerator(tmp_path, monkeypatch):
     assert len(seen) == 4
     assert len({id(accelerator) for accelerator in seen}) == 4
     assert all(len(accelerator._custom_objects) == 2 for accelerator in seen)
+
+
+def test_train_help_shows_preset_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["cluster-gcn", "train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 32, from preset cpu-small)" in text
+    assert "(default: gcn, from preset cpu-small)" in text
+    assert "recipe (shared by Cluster-GCN and the full-batch baseline):" in text
+    assert "data, systems and run:" in text
+    assert "Config options" not in text
+
+
+def test_unknown_dataset_lists_graph_datasets(tmp_path, capsys):
+    status = main(["cluster-gcn", "train", "--dataset", "corra", "--output-dir", str(tmp_path / "run")])
+    assert status == 2
+    message = capsys.readouterr().err
+    assert "unknown dataset 'corra'; graph datasets: citeseer, cora" in message
+    assert "digits" not in message
+    assert "graph_file" not in message
+
+
+def test_table_shows_macro_f1_for_single_label():
+    from paperzoo.cluster_gcn.pipeline import format_results
+
+    score = {"mean": 0.5, "std": 0.0}
+    values = {"test_acc": {"mean": 0.8, "std": 0.0}, "test_macro_f1": score, "epoch_seconds": {"mean": 0.1}}
+    data = {"dataset": "cora", "setting": "transductive", "nodes": 10, "test_nodes": 5, "multilabel": False}
+    text = format_results({"metrics": {"cluster_gcn": values}, "seeds": [0], "data": data})
+    assert "test macro-F1" in text
+    assert "micro" not in text
+    assert "0.5000 ± 0.0000" in text

@@ -64,7 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         + f"\nThe recipe starts from the {DEFAULT_PRESET!r} preset unless --preset says otherwise.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_config_arguments(train, TrainCommandConfig, PRESETS)
+    add_config_arguments(train, TrainCommandConfig, PRESETS, default_preset=DEFAULT_PRESET)
     train.set_defaults(func=_train)
 
     predict = actions.add_parser("predict", help="classify the nodes of a graph with a trained model")

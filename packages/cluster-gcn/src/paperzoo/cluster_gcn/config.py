@@ -8,8 +8,9 @@ This module imports neither torch nor numpy, so ``paperzoo --help`` stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 from paperzoo.core.config import option, presets_in
 
@@ -28,6 +29,8 @@ class ClusterGCNConfig:
     smaller model (2 layers of 128) and 200 epochs. The presets contain
     complete recipes.
     """
+
+    CLI_GROUP: ClassVar[str] = "recipe (shared by Cluster-GCN and the full-batch baseline)"
 
     num_parts: int = option(50, "METIS clusters p of the training graph")
     parts_per_batch: int = option(1, "clusters q joined into one batch (their induced subgraph)")
@@ -112,6 +115,8 @@ class ClusterGCNConfig:
 class TrainCommandConfig(ClusterGCNConfig):
     """Everything ``paperzoo cluster-gcn train`` needs: data, seeds, systems and the recipe."""
 
+    CLI_GROUP: ClassVar[str] = "data, systems and run"
+
     dataset: str = option(
         "cora", "a registered graph data set (see 'paperzoo datasets'), or a path to a .pt or .npz graph file"
     )
@@ -136,8 +141,7 @@ class TrainCommandConfig(ClusterGCNConfig):
 
     def recipe(self) -> ClusterGCNConfig:
         """Return only the recipe fields, as a :class:`ClusterGCNConfig`."""
-        names = ClusterGCNConfig.__dataclass_fields__
-        return ClusterGCNConfig(**{name: getattr(self, name) for name in names})
+        return ClusterGCNConfig(**{field.name: getattr(self, field.name) for field in fields(ClusterGCNConfig)})
 
 
 # Options that may change between a run and its resumption without making it another run.

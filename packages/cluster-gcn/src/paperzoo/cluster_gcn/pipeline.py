@@ -20,7 +20,7 @@ import numpy as np
 from paperzoo.cluster_gcn.config import RESUME_IGNORED, TrainCommandConfig
 from paperzoo.cluster_gcn.estimator import ClusterGCN, node_scores, selection_metric
 from paperzoo.core.config import config_to_dict
-from paperzoo.core.data import GraphDataset, complete_node_splits, get_dataset_info, load_dataset
+from paperzoo.core.data import GraphDataset, complete_node_splits, get_dataset_info, list_datasets, load_dataset
 from paperzoo.core.data.graphs import GRAPH_FILE_SUFFIXES
 from paperzoo.core.files import atomic_directory, atomic_open, atomic_write_json
 from paperzoo.core.metrics import summarize
@@ -47,11 +47,14 @@ def load_graph(config: TrainCommandConfig) -> GraphDataset:
     name, data_dir = config.dataset, config.data_dir
     if Path(name).suffix in GRAPH_FILE_SUFFIXES:
         name, data_dir = "graph_file", name
+    graphs = ", ".join(name for name in list_datasets("graph") if name != "graph_file")
+    if name not in list_datasets():
+        raise KeyError(f"unknown dataset {name!r}; graph datasets: {graphs}, or a path to a .pt or .npz file")
     info = get_dataset_info(name)
     if info.modality != "graph":
         raise ValueError(
             f"dataset {config.dataset!r} contains {info.modality} data; Cluster-GCN needs a graph "
-            "(cora, citeseer, ppi, reddit, or a .pt/.npz file)"
+            f"({graphs}, or a .pt/.npz file)"
         )
     graph = load_dataset(name, data_dir=data_dir)
     if graph.labels is None:
@@ -231,17 +234,19 @@ def format_results(results: dict[str, Any]) -> str:
     metrics = results["metrics"]
     seeds = len(results["seeds"])
     data = results["data"]
+    # results.json has test_micro_f1 for multi-label data only, so single-label data shows its macro-F1.
+    f1_name = "test_micro_f1" if data["multilabel"] else "test_macro_f1"
+    f1_title = "test micro-F1" if data["multilabel"] else "test macro-F1"
     lines = [
         f"{data['dataset']} ({data['setting']}): {data['nodes']:,} nodes, test on {data['test_nodes']:,} nodes; "
         f"mean ± std over {seeds} seed(s)",
-        f"{'system':12s} {'test acc':>16s} {'test micro-F1':>16s} {'epoch s':>14s} "
-        f"{'peak MiB':>12s} {'train MiB':>12s}",
+        f"{'system':12s} {'test acc':>16s} {f1_title:>16s} {'epoch s':>14s} {'peak MiB':>12s} {'train MiB':>12s}",
     ]
     for system, values in metrics.items():
-        micro = values.get("test_micro_f1", values["test_acc"])
+        f1 = values[f1_name]
         cells = [
             f"{values['test_acc']['mean']:.4f} ± {values['test_acc']['std']:.4f}",
-            f"{micro['mean']:.4f} ± {micro['std']:.4f}",
+            f"{f1['mean']:.4f} ± {f1['std']:.4f}",
             f"{values['epoch_seconds']['mean']:.3f}",
             _mean_text(values, "peak_memory_mb"),
             _mean_text(values, "train_memory_mb"),
