@@ -41,3 +41,27 @@ def test_presets_include_paper_recipes_and_cpu_small():
 def test_flags_override_preset():
     config = build_config(PretrainConfig, {"preset": "cpu-small", "temperature": 0.7}, PRESETS)
     assert config.temperature == 0.7
+
+
+def test_pretrain_help_shows_preset_defaults(capsys):
+    from paperzoo.core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["simclr", "pretrain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 16, from preset cpu-small)" in text
+    assert "(default: adamw, from preset cpu-small)" in text
+    assert "recipe (the SimCLR pretraining settings):" in text
+    assert "evaluation (kNN and linear probe):" in text
+    assert "Config options" not in text
+
+
+def test_evaluate_help_has_readable_groups(capsys):
+    from paperzoo.core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["simclr", "evaluate", "--help"])
+    text = capsys.readouterr().out
+    assert "model and run:" in text
+    assert "data:" in text
+    assert "Config options" not in text

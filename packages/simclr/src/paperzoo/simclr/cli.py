@@ -61,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         + f"\nThe recipe starts from the {DEFAULT_PRESET!r} preset unless --preset says otherwise.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_config_arguments(pretrain, PretrainConfig, PRESETS)
+    add_config_arguments(pretrain, PretrainConfig, PRESETS, default_preset=DEFAULT_PRESET)
     pretrain.set_defaults(func=_pretrain)
 
     evaluate = actions.add_parser(

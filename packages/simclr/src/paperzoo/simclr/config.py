@@ -5,8 +5,9 @@ This module imports neither torch nor numpy, so ``paperzoo --help`` stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 from paperzoo.core.config import option, presets_in
 
@@ -20,6 +21,8 @@ PROTOCOLS = ("linear", "knn")
 @dataclass
 class SimCLRConfig:
     """The pretraining recipe. Defaults follow SimCLR's CIFAR-10 recipe (Chen et al., 2020, appendix B.9)."""
+
+    CLI_GROUP: ClassVar[str] = "recipe (the SimCLR pretraining settings)"
 
     arch: str = option("resnet18", "encoder: a timm ResNet", choices=("resnet18", "resnet34", "resnet50"))
     width: int = option(64, "channels of the first ResNet stage (64 = the standard network; stages double it)")
@@ -83,6 +86,8 @@ class SimCLRConfig:
 class EvalConfig:
     """The evaluation protocol of frozen features: kNN and a linear probe."""
 
+    CLI_GROUP: ClassVar[str] = "evaluation (kNN and linear probe)"
+
     protocol: list[str] = option(["linear", "knn"], "evaluation protocols, comma-separated: linear, knn")
     baselines: list[str] = option(
         ["random_init", "pixels"], "baselines evaluated in the same run, comma-separated: random_init, pixels"
@@ -115,6 +120,8 @@ class EvalConfig:
 class DataConfig:
     """The data a command reads, and the share of it held out as validation rows."""
 
+    CLI_GROUP: ClassVar[str] = "data"
+
     dataset: str = option("cifar10", "a registered image data set (see 'paperzoo datasets')")
     data_dir: str | None = option(None, "folder holding the data set's files (default: PAPERZOO_DATA or the cache)")
     train_split: str | None = option(None, "split to pretrain and fit the probes on (default: the first split)")
@@ -134,6 +141,8 @@ class DataConfig:
 class PretrainConfig(SimCLRConfig, EvalConfig, DataConfig):
     """Everything ``paperzoo simclr pretrain`` needs."""
 
+    CLI_GROUP: ClassVar[str] = "seeds and run"
+
     seeds: int = option(1, "number of seeds, run one after another (first_seed, first_seed + 1, ...)")
     first_seed: int = option(0, "the first seed")
     evaluate: bool = option(True, "evaluate the encoder (and the baselines) at the end")
@@ -149,16 +158,18 @@ class PretrainConfig(SimCLRConfig, EvalConfig, DataConfig):
 
     def recipe(self) -> SimCLRConfig:
         """Return only the recipe fields."""
-        return SimCLRConfig(**{name: getattr(self, name) for name in SimCLRConfig.__dataclass_fields__})
+        return SimCLRConfig(**{field.name: getattr(self, field.name) for field in fields(SimCLRConfig)})
 
     def evaluation(self) -> EvalConfig:
         """Return only the evaluation fields."""
-        return EvalConfig(**{name: getattr(self, name) for name in EvalConfig.__dataclass_fields__})
+        return EvalConfig(**{field.name: getattr(self, field.name) for field in fields(EvalConfig)})
 
 
 @dataclass
 class EvaluateConfig(EvalConfig, DataConfig):
     """Everything ``paperzoo simclr evaluate`` needs."""
+
+    CLI_GROUP: ClassVar[str] = "model and run"
 
     model: str = option("", "a pretraining run directory or an encoder folder written by it")
     seed: int = option(0, "seed of the linear probe and of the random-init baseline")
