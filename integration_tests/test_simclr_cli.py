@@ -98,7 +98,7 @@ def test_temi_clusters_simclr_features(usps_run, tmp_path):
     # TEMI loads the encoder folder through the core alone; paperzoo-simclr is not imported for it.
     run = tmp_path / "temi"
     paperzoo(
-        "temi", "fit", "--dataset", "usps", "--encoder", str(usps_run / "encoder"), "--epochs", "1",
+        "temi", "fit", "--dataset", "usps", "--encoder", str(usps_run / "encoder"), "--epochs", "1", "--min-steps", "0",
         "--num-heads", "2", "--batch-size", "256", "--kmeans-restarts", "1", "--knn-k", "10",
         "--output-dir", str(run),
     )  # fmt: skip

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-TINY = ["--epochs", "2", "--num-heads", "2", "--batch-size", "128", "--kmeans-restarts", "2", "--knn-k", "10"]
+TINY = ["--epochs", "2", "--min-steps", "0", "--num-heads", "2", "--batch-size", "128", "--kmeans-restarts", "2", "--knn-k", "10"]
 
 
 def paperzoo(*args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -96,6 +96,8 @@ def test_fit_on_feature_files(tmp_path, digits_features):
         (["--num-clusters", "1"], "num_clusters must be at least 2"),
         (["--dataset", "bbc", "--encoder", "efficientnet_lite0"], "embeds image but dataset 'bbc' holds text"),
         (["--side", "de"], "--side applies to multidomain_de_en only"),
+        (["--warmup-epochs", "-1"], "warmup_epochs must be 0 or more"),
+        (["--checkpoint-every-epochs", "0"], "checkpoint_every_epochs must be positive"),
     ],
 )
 def test_bad_input_gives_one_clear_error(tmp_path, arguments, message):
@@ -124,6 +126,20 @@ def test_nan_features_are_rejected(tmp_path, digits_features):
     assert completed.returncode == 2
     assert "NaN or infinite" in completed.stderr
     assert "[42]" in completed.stderr
+
+
+def test_fractional_labels_are_rejected_and_the_corrected_run_proceeds(tmp_path, digits_features):
+    np.save(tmp_path / "halves.npy", np.load(digits_features / "labels.npy") + 0.5)
+    run = tmp_path / "run"
+    features = ["--features", str(digits_features / "pixels.npy"), "--output-dir", str(run), *TINY]
+    completed = paperzoo("temi", "fit", *features, "--labels", str(tmp_path / "halves.npy"), check=False)
+    assert completed.returncode == 2
+    assert "--labels must hold integer class ids" in completed.stderr
+    # The failed command claimed the directory but trained nothing, so the corrected one may use it.
+    completed = paperzoo("temi", "fit", *features, "--labels", str(digits_features / "labels.npy"))
+    assert "stopped before training" in completed.stderr
+    assert "fitting on pixels/features" in completed.stderr
+    assert (run / "results.json").is_file()
 
 
 def test_output_dir_of_another_run_is_refused(tmp_path, digits_features):

@@ -69,6 +69,20 @@ def test_last_layer_frozen_during_first_epoch():
     assert (model.model_.w1 - initial.w1).abs().max() > 1e-4
 
 
+def test_min_steps_stretches_the_epoch_based_schedule():
+    x, _ = blobs(n=256)  # 4 steps per epoch at batch 64
+    config = TEMIConfig(**{**SMALL.__dict__, "epochs": 2, "warmup_epochs": 1, "min_steps": 20})
+    model = TEMI(config)
+    assert model._steps(len(x), 1) == (10.0, 20)  # each of the 2 epochs now lasts 10 steps
+    model.fit(x, num_clusters=4, seed=0, progress=False)
+    assert model.train_state_.step == 20
+    # Without the stretch, min_steps below the epoch budget changes nothing.
+    config = TEMIConfig(**{**SMALL.__dict__, "epochs": 2, "min_steps": 5})
+    assert TEMI(config)._steps(len(x), 1) == (4.0, 8)
+    with pytest.raises(ValueError, match="min_steps"):
+        TEMIConfig(min_steps=-1)
+
+
 def test_head_losses_pick_the_trained_head():
     x, _ = blobs(n=300)
     model = TEMI(SMALL).fit(x, num_clusters=4, seed=1, progress=False)

@@ -39,7 +39,14 @@ class TEMIConfig:
     )
     batch_size: int = option(1024, "pairs per optimiser step (per process)")
     epochs: float = option(100, "passes over the training rows")
-    lr: float = option(4e-4, "peak learning rate (the reference's 1e-4 x batch/256)")
+    min_steps: int = option(
+        0,
+        "train at least this many optimiser steps; on a small data set every epoch-based setting "
+        "(epochs, warm-up, last-layer freeze, checkpoints) is stretched by the same factor",
+    )
+    lr: float = option(
+        4e-4, "peak learning rate, used as given (the paper preset's 4e-4 is the reference's 1e-4 x 1024/256)"
+    )
     weight_decay: float = option(1e-4, "AdamW weight decay (biases excluded)")
     warmup_epochs: float = option(20, "linear warm-up length in epochs")
     schedule: str = option(
@@ -60,6 +67,22 @@ class TEMIConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
+        for name in ("warmup_epochs", "freeze_last_layer_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not 0.0 < self.beta <= 1.0:
+            raise ValueError(f"beta must be in (0, 1], got {self.beta}")
+        for name in ("student_temp", "teacher_temp"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.prior_momentum <= 1.0:
+            raise ValueError(f"prior_momentum must be in [0, 1], got {self.prior_momentum}")
+        if self.checkpoint_every_epochs <= 0:
+            raise ValueError(f"checkpoint_every_epochs must be positive, got {self.checkpoint_every_epochs}")
+        if not 0.0 <= self.final_lr_factor <= 1.0:
+            raise ValueError(f"final_lr_factor must be in [0, 1], got {self.final_lr_factor}")
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps must be 0 (off) or positive, got {self.min_steps}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0.0 <= self.teacher_momentum <= 1.0:

@@ -130,9 +130,17 @@ class TEMI:
     def __init__(self, config: TEMIConfig | None = None, **overrides: Any):
         self.config = dataclasses.replace(config or TEMIConfig(), **overrides)
 
-    def _steps(self, num_rows: int, num_processes: int) -> tuple[int, int]:
+    def _steps(self, num_rows: int, num_processes: int) -> tuple[float, int]:
+        """Return the steps of one (possibly stretched) epoch and the total number of steps.
+
+        With ``min_steps`` above ``epochs`` x steps per epoch, the epoch-based settings
+        are all stretched by the same factor, so the schedule keeps its shape.
+        """
         per_epoch = max(1, num_rows // (self.config.batch_size * num_processes))
-        return per_epoch, max(1, round(self.config.epochs * per_epoch))
+        total = max(1, round(self.config.epochs * per_epoch))
+        if self.config.min_steps > total:
+            return per_epoch * self.config.min_steps / total, self.config.min_steps
+        return float(per_epoch), total
 
     def fit(
         self,
@@ -170,7 +178,7 @@ class TEMI:
         if num_clusters is None:
             raise ValueError("num_clusters is not set; pass it to fit() or set TEMIConfig.num_clusters")
         check_finite(embeddings, "the embeddings")
-        features = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
+        features = torch.from_numpy(np.array(embeddings, dtype=np.float32))  # a writable copy, also of a memory map
         if len(features) <= config.knn_k:
             raise ValueError(f"knn_k={config.knn_k} needs more than {config.knn_k} rows, got {len(features)}")
         if neighbours is None:
@@ -272,7 +280,7 @@ class TEMI:
                 config=TrainConfig(
                     max_steps=total_steps,
                     max_grad_norm=config.max_grad_norm,
-                    log_every=max(1, min(50, steps_per_epoch)),
+                    log_every=max(1, min(50, round(steps_per_epoch))),
                     checkpoint_every=max(1, round(config.checkpoint_every_epochs * steps_per_epoch)),
                     progress=progress,
                 ),
@@ -314,6 +322,6 @@ def predict_clusters(
     model = model.eval()
     outputs = []
     for start in range(0, len(embeddings), batch_size):
-        block = torch.from_numpy(np.ascontiguousarray(embeddings[start : start + batch_size], dtype=np.float32))
+        block = torch.from_numpy(np.array(embeddings[start : start + batch_size], dtype=np.float32))
         outputs.append(model.predict(block, head=head).numpy())
     return np.concatenate(outputs) if outputs else np.zeros(0, dtype=np.int64)

@@ -153,10 +153,20 @@ def _read_array(path: str, what: str, ndim: int) -> np.ndarray:
     return array
 
 
+def _integer_labels(labels: np.ndarray, option: str) -> np.ndarray:
+    """Return class labels as int64; floats are accepted only when they are whole numbers."""
+    if labels.dtype.kind in "iu":
+        return labels.astype(np.int64)
+    if labels.dtype.kind == "f" and np.isfinite(labels).all() and (labels == np.round(labels)).all():
+        return labels.astype(np.int64)
+    examples = ", ".join(map(str, labels[:3].tolist()))
+    raise ValueError(f"{option} must hold integer class ids, got {labels.dtype} values such as {examples}")
+
+
 def _load_feature_files(config: FitConfig) -> _Source:
     """Read precomputed embeddings (``--features``) instead of embedding a data set."""
     train = _read_array(config.features, "features", 2)
-    labels = None if config.labels is None else _read_array(config.labels, "labels", 1).astype(np.int64)
+    labels = None if config.labels is None else _integer_labels(_read_array(config.labels, "labels", 1), "--labels")
     if labels is not None and len(labels) != len(train):
         raise ValueError(f"--labels has {len(labels)} rows but --features has {len(train)}")
     paths = [p for p in (config.features, config.labels) if p is not None]
@@ -179,7 +189,7 @@ def _load_feature_files(config: FitConfig) -> _Source:
         if eval_labels is not None and len(eval_labels) != len(held_out):
             raise ValueError(f"--eval-labels has {len(eval_labels)} rows but --eval-features has {len(held_out)}")
         source.eval_split, source.eval = "eval_features", np.asarray(held_out, dtype=np.float32)
-        source.eval_labels = None if eval_labels is None else eval_labels.astype(np.int64)
+        source.eval_labels = None if eval_labels is None else _integer_labels(eval_labels, "--eval-labels")
         eval_paths = [p for p in (config.eval_features, config.eval_labels) if p is not None]
         source.fingerprints["eval_features"] = fingerprint_files(eval_paths)
     return source
@@ -197,12 +207,15 @@ def prepare_data(config: FitConfig, accelerator: Any, run_dir: Path) -> Prepared
         fit_rows, val_rows = train_val_split(len(source.train), config.val_fraction, seed=split_seed, labels=labels)
         eval_split = source.eval_split
         eval_note = f"{source.name}/{eval_split} ({len(source.eval):,} rows, never used for fitting or choices)"
+        val_note = "held out from fitting"
     else:
         # Without a held-out split, clustering is evaluated on the rows it was fitted on (the usual protocol).
         fit_rows = np.arange(len(source.train))
         _, val_rows = train_val_split(len(source.train), config.val_fraction, seed=split_seed, labels=labels)
         eval_split = source.train_split
         eval_note = f"{source.name}/{eval_split}, the fitted rows (no held-out split)"
+        # The labelled subset used for tuning is then part of the fitted rows, like every evaluated row.
+        val_note = "a stratified subset of the fitted rows (no held-out split)"
 
     fit_vectors = np.ascontiguousarray(source.train[fit_rows], dtype=np.float32)
     eval_vectors = fit_vectors if source.eval is None else source.eval
@@ -226,6 +239,7 @@ def prepare_data(config: FitConfig, accelerator: Any, run_dir: Path) -> Prepared
         "val_rows": len(val_rows),
         "eval_rows": len(eval_vectors),
         "evaluated_on": eval_note,
+        "validation_rows": val_note,
         "embedding_dim": int(fit_vectors.shape[1]),
     }
     if labels is not None:
@@ -326,7 +340,8 @@ def run_fit(config: FitConfig) -> dict[str, Any]:
     run_dir = Path(config.output_dir) if config.output_dir else default_run_dir("temi", config.dataset)
     if accelerator.is_main_process:
         resuming = prepare_run_dir(run_dir, config_to_dict(config), ignore=RESUME_IGNORED)
-        log.info("%s run directory %s", "resuming the" if resuming else "new", run_dir)
+        if not resuming:  # prepare_run_dir logs a resumed run itself
+            log.info("new run directory %s", run_dir)
     accelerator.wait_for_everyone()
 
     data = prepare_data(config, accelerator, run_dir)
@@ -336,8 +351,9 @@ def run_fit(config: FitConfig) -> dict[str, Any]:
     if num_clusters > len(data.fit):
         raise ValueError(f"num_clusters={num_clusters} exceeds the {len(data.fit)} training rows")
     log.info(
-        "fitting on %s/%s (%d rows, %d held out for validation); evaluating on %s",
-        config.dataset, data.description["train_split"], len(data.fit), len(data.val), data.description["evaluated_on"],
+        "fitting on %s/%s (%d rows); validation scores on %d rows, %s; evaluating on %s",
+        data.description["dataset"], data.description["train_split"], len(data.fit), len(data.val),
+        data.description["validation_rows"], data.description["evaluated_on"],
     )  # fmt: skip
 
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
