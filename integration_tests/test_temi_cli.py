@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-TINY = "--epochs 2 --min-steps 0 --num-heads 2 --batch-size 128 --kmeans-restarts 2 --knn-k 10".split()
+TINY = [
+    *("--epochs", "2", "--min-steps", "0", "--num-heads", "2", "--batch-size", "128"),
+    *("--kmeans-restarts", "2", "--knn-k", "10"),
+]
 
 
 def paperzoo(*args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
