@@ -32,9 +32,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def _list_datasets(args: argparse.Namespace) -> int:
     from paperzoo.core.data import get_dataset_info, list_datasets
 
-    for name in list_datasets():
-        info = get_dataset_info(name)
-        print(f"{name:20s} {info.modality:6s} splits: {','.join(info.splits):16s} {info.description}")
+    infos = [get_dataset_info(name) for name in list_datasets()]
+    rows = [
+        (name, info.modality, ",".join(info.splits), info.description) for name, info in zip(list_datasets(), infos)
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for name, modality, splits, description in rows:
+        print(f"{name:{widths[0]}s}  {modality:{widths[1]}s}  splits: {splits:{widths[2]}s}  {description}")
     return 0
 
 
