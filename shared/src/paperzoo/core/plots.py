@@ -54,7 +54,9 @@ def plot_clustering(
     ordered = table[:, order]
     classes = list(class_names) if len(class_names) == table.shape[0] else [str(c) for c in np.unique(labels_true)]
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.2, 1]})
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.2, 1]}, layout="constrained"
+    )
     normalised = ordered / np.maximum(ordered.sum(axis=1, keepdims=True), 1)
     image = left.imshow(normalised, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     left.set_yticks(range(len(classes)), classes, fontsize=8)
@@ -67,7 +69,7 @@ def plot_clustering(
                 if ordered[r, c]:
                     colour = "black" if normalised[r, c] > 0.5 else "white"
                     left.text(c, r, str(ordered[r, c]), ha="center", va="center", fontsize=6, color=colour)
-    figure.colorbar(image, ax=left, fraction=0.04)
+    figure.colorbar(image, ax=left, fraction=0.04, label="share of the class")
     sizes = ordered.sum(axis=0)
     right.bar(range(len(sizes)), sizes, color="tab:blue")
     right.axhline(
@@ -91,7 +93,9 @@ def plot_curves(
     """Plot metric ``keys`` from ``metrics.jsonl`` records against ``step``."""
     plt = _pyplot()
     present = [key for key in keys if any(key in record for record in records)]
-    figure, axes = plt.subplots(1, max(1, len(present)), figsize=(4.5 * max(1, len(present)), 3.5), squeeze=False)
+    figure, axes = plt.subplots(
+        1, max(1, len(present)), figsize=(4.5 * max(1, len(present)), 3.5), squeeze=False, layout="constrained"
+    )
     for axis, key in zip(axes[0], present):
         points = [(r["step"], r[key]) for r in records if key in r and "step" in r]
         if points:
