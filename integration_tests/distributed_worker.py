@@ -126,8 +126,8 @@ def main() -> None:
     result = {"linear": run_linear, "embed": run_embed, "temi": run_temi}[mode](output, batch_size)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         (output / "result.json").write_text(json.dumps(result))
-    shutdown()
 
 
 if __name__ == "__main__":
     main()
+    shutdown()  # after main() has returned, so the wrapped model is gone

@@ -52,8 +52,8 @@ def main() -> None:
             "input_grads": input_grads.tolist(),
         }
         (output / "result.json").write_text(json.dumps(result))
-    shutdown()
 
 
 if __name__ == "__main__":
     main()
+    shutdown()  # after main() has returned, so the wrapped model is gone

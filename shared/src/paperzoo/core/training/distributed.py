@@ -9,6 +9,7 @@ batch, so the embeddings of all processes are gathered before the loss.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import torch
@@ -28,9 +29,13 @@ def shutdown() -> None:
 
     A process that exits while gloo still holds the group can abort with
     "terminate called without an active exception"; commands and launched
-    scripts call this once at the end.
+    scripts call this once at the end, after the function that trained has
+    returned, so that no model wrapped for distributed training is still alive.
     """
     if dist.is_available() and dist.is_initialized():
+        # Free unreachable DistributedDataParallel wrappers first: one destroyed
+        # after its process group, at interpreter exit, aborts the process.
+        gc.collect()
         if dist.get_world_size() > 1:
             dist.barrier()
         dist.destroy_process_group()
