@@ -1,6 +1,6 @@
 """The model card written beside weights saved with ``save_pretrained``.
 
-huggingface_hub's default card says the model "has been pushed to the Hub"
+huggingface_hub's default card states that the model "has been pushed to the Hub"
 and leaves three "[More Information Needed]" lines, which is false for a
 folder saved by a paperzoo run. Model classes pass this template instead:
 ``class MyModel(nn.Module, PyTorchModelHubMixin, model_card_template=MODEL_CARD_TEMPLATE, ...)``.
