@@ -1,7 +1,7 @@
 """TEMI training throughput: the core's accelerate loop against a plain PyTorch loop.
 
 Both train the same heads with the same loss, optimiser, schedule and EMA
-teacher on the same neighbour pairs; the only difference is the loop:
+teacher on the same neighbour pairs. Only the loop differs:
 ``TEMI.fit`` (core ``Trainer``: accelerate, metrics, checkpoints, progress)
 against a bare ``for batch in loader`` loop. Runs alternate (core, plain,
 core, plain, ...) in one process so that a change in machine load hits both.
@@ -61,8 +61,10 @@ def plain_loop(features: np.ndarray, neighbours: np.ndarray, config: TEMIConfig,
     )
     scheduler = build_lr_scheduler(optimizer, total_steps=steps, warmup_steps=steps // 10, kind="cosine")
     ema = EMA(teacher, student, config.teacher_momentum)
+
     pairs = NeighbourPairs(x, neighbours, seed=0)
     loader = DataLoader(pairs, batch_size=config.batch_size, shuffle=True, drop_last=True, collate_fn=_identity_collate)
+
     step, started = 0, None
     while step < steps:
         for first, second in loader:

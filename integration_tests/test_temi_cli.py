@@ -131,7 +131,7 @@ def test_nan_features_are_rejected(tmp_path, digits_features):
     assert "[42]" in completed.stderr
 
 
-def test_fractional_labels_are_rejected_and_the_corrected_run_proceeds(tmp_path, digits_features):
+def test_fractional_labels_rejected_then_rerun(tmp_path, digits_features):
     np.save(tmp_path / "halves.npy", np.load(digits_features / "labels.npy") + 0.5)
     run = tmp_path / "run"
     features = ["--features", str(digits_features / "pixels.npy"), "--output-dir", str(run), *TINY]

@@ -86,7 +86,7 @@ def test_run_that_stopped_before_training_is_taken_over(tmp_path):
     assert not (run / "splits.json").exists()
 
 
-def test_run_dir_that_is_a_file_or_holds_broken_yaml(tmp_path):
+def test_run_dir_file_or_broken_yaml(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(RunConflictError, match="is a file, not a directory"):
         prepare_run_dir(tmp_path / "afile", {"lr": 0.1})

@@ -62,9 +62,9 @@ def _never_started(path: Path) -> bool:
 
 
 def _summarize(differences: list[str]) -> str:
-    shown = "; ".join(differences[:MAX_LISTED_DIFFERENCES])
-    hidden = len(differences) - MAX_LISTED_DIFFERENCES
-    return f"{shown}; and {hidden} more" if hidden > 0 else shown
+    listed = "; ".join(differences[:MAX_LISTED_DIFFERENCES])
+    unlisted = len(differences) - MAX_LISTED_DIFFERENCES
+    return f"{listed}; and {unlisted} more" if unlisted > 0 else listed
 
 
 def prepare_run_dir(path: str | os.PathLike, config: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> bool:

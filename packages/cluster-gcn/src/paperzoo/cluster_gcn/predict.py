@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from paperzoo.cluster_gcn.model import ClusterGCNModel
 from paperzoo.core.data import load_dataset
 from paperzoo.core.data.graphs import GRAPH_FILE_SUFFIXES
 from paperzoo.core.files import atomic_write_text, fingerprint_value
+from paperzoo.core.hub import load_pretrained
 
 
 def resolve_model_dir(path: str | Path) -> Path:
@@ -52,9 +51,7 @@ def run_predict(
 ) -> dict[str, Any]:
     """Classify every node of ``dataset``; returns a summary with scores on the labelled test nodes."""
     folder = resolve_model_dir(model_path)
-    # huggingface_hub prints "Loading weights from local directory" to stdout, which must stay JSON only.
-    with contextlib.redirect_stdout(sys.stderr):
-        model = ClusterGCNModel.from_pretrained(folder)
+    model = load_pretrained(ClusterGCNModel, folder)  # stdout stays JSON only
     name = dataset
     if Path(dataset).suffix in GRAPH_FILE_SUFFIXES:
         name, data_dir = "graph_file", dataset

@@ -8,11 +8,9 @@ write the run directory (config, metrics, results, models, plots).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ from paperzoo.core.files import (
     fingerprint_files,
     fingerprint_value,
 )
+from paperzoo.core.hub import load_pretrained
 from paperzoo.core.metrics import clustering_scores
 from paperzoo.core.metrics.summary import summarize_runs
 from paperzoo.core.plots import plot_clustering, plot_curves
@@ -451,9 +450,7 @@ def run_predict(
     ``encoder_spec``), at the same precision as in training.
     """
     folder = resolve_model_dir(model_path)
-    # huggingface_hub prints "Loading weights from local directory" to stdout, which must stay JSON only.
-    with contextlib.redirect_stdout(sys.stderr):
-        model = TEMIHeads.from_pretrained(folder)
+    model = load_pretrained(TEMIHeads, folder)  # stdout stays JSON only
     spec = encoder_spec or model.encoder
     if spec is None:
         raise ValueError(f"the model in {folder} records no encoder; pass --encoder")

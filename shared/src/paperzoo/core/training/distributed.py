@@ -27,7 +27,7 @@ def is_distributed() -> bool:
 def shutdown() -> None:
     """Wait for every process, then leave the process group (no-op outside one).
 
-    A process that exits while gloo still holds the group can abort with
+    A process that exits while gloo still owns the group can abort with
     "terminate called without an active exception"; commands and launched
     scripts call this once at the end, after the function that trained has
     returned, so that no model wrapped for distributed training is still alive.
